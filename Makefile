@@ -1,0 +1,30 @@
+# One runner for people and CI. `make run` and `make test` are the whole quickstart.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PORT ?= 8000
+
+.PHONY: run test lint types migration help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/'
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements.lock && $(BIN)/pip install -q --no-deps -e . && touch $@
+
+run: $(STAMP) ## demo mode: SQLite under ./var, Meta sandbox, demo admin printed; http://127.0.0.1:$(PORT)
+	$(BIN)/qualifica demo --port $(PORT)
+
+test: $(STAMP) ## the whole test suite (SQLite and PostgreSQL, Chromium)
+	$(BIN)/pytest
+
+lint: $(STAMP) ## ruff check and format check
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+types: $(STAMP) ## mypy --strict
+	$(BIN)/mypy
+
+migration: $(STAMP) ## new Alembic revision from the models: make migration m="what changed"
+	$(BIN)/alembic revision --autogenerate -m "$(m)"

@@ -1,0 +1,1 @@
+"""Qualifica Leads: the WhatsApp Business connection service."""

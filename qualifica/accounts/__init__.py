@@ -1,0 +1,1 @@
+"""Organizations (real-estate agencies), their users, login and sessions."""

@@ -1,0 +1,233 @@
+"""The ``qualifica`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import sys
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+
+from qualifica.config import InsecureSettingsError, Settings
+from qualifica.errors import AppError
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+app = typer.Typer(
+    help="Qualifica Leads — conexão do WhatsApp Business.", no_args_is_help=True, add_completion=False
+)
+org_app = typer.Typer(help="Organizações (imobiliárias).", no_args_is_help=True)
+user_app = typer.Typer(help="Usuários.", no_args_is_help=True)
+keys_app = typer.Typer(help="Chaves de criptografia.", no_args_is_help=True)
+app.add_typer(org_app, name="org")
+app.add_typer(user_app, name="user")
+app.add_typer(keys_app, name="keys")
+
+T = TypeVar("T")
+DEMO_CREDENTIALS = Path("var") / "demo-credentials.json"
+
+
+def fail(message: str) -> typer.Exit:
+    typer.echo(f"erro: {message}", err=True)
+    return typer.Exit(code=1)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with one readable line instead of a traceback when they are wrong."""
+    try:
+        from qualifica.devsecrets import with_dev_secrets
+
+        return with_dev_secrets(Settings(**overrides))  # type: ignore[arg-type]
+    except ValidationError as error:
+        reasons = "; ".join(str(item["msg"]).removeprefix("Value error, ") for item in error.errors())
+        raise fail(f"configuração inválida: {reasons}") from None
+    except InsecureSettingsError as error:
+        raise fail(str(error)) from None
+
+
+def run(coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    try:
+        return asyncio.run(coroutine())
+    except AppError as error:
+        raise fail(error.detail) from None
+
+
+async def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    from qualifica.db import create_engine, create_sessionmaker
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            result = await work(session)
+            await session.commit()
+            return result
+    finally:
+        await engine.dispose()
+
+
+@app.command()
+def migrate() -> None:
+    """Aplica as migrações do banco de dados."""
+    from qualifica.migrate import upgrade
+
+    upgrade(load_settings().database_url)
+    typer.echo("migrações aplicadas")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Endereço")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Porta")] = 8000,
+) -> None:
+    """Inicia o serviço web."""
+    import uvicorn
+
+    from qualifica.app import create_app
+
+    uvicorn.run(create_app(load_settings()), host=host, port=port, log_config=None, proxy_headers=False)
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Endereço")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Porta")] = 8000,
+) -> None:
+    """Modo demonstração: SQLite, sandbox da Meta, organização e administrador de exemplo."""
+    import uvicorn
+
+    from qualifica.app import create_app
+    from qualifica.migrate import upgrade
+
+    base_url = os.environ.get("QUALIFICA_BASE_URL", f"http://{host}:{port}")
+    settings = load_settings(sandbox=True, base_url=base_url)
+    upgrade(settings.database_url)
+    email, password = run(lambda: _with_session(settings, _seed_demo))
+    typer.echo(f"URL: {base_url}\nE-mail: {email}\nSenha: {password}")
+    sys.stdout.flush()
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+
+
+async def _seed_demo(session: AsyncSession) -> tuple[str, str]:
+    from sqlalchemy import select
+
+    from qualifica.accounts.models import Role, User
+    from qualifica.accounts.service import create_organization, create_user
+    from qualifica.security.passwords import hash_password
+
+    stored = json.loads(DEMO_CREDENTIALS.read_text()) if DEMO_CREDENTIALS.exists() else {}
+    email = stored.get("email", "admin@demo.qualifica.local")
+    password = stored.get("password") or secrets.token_urlsafe(12)
+    user = await session.scalar(select(User).where(User.email == email))
+    if user is None:
+        organization = await create_organization(session, name="Imobiliária Demonstração")
+        await create_user(
+            session, organization_id=organization.id, email=email, role=Role.ADMIN, password=password
+        )
+    else:
+        user.password_hash = hash_password(password)
+    DEMO_CREDENTIALS.parent.mkdir(parents=True, exist_ok=True)
+    DEMO_CREDENTIALS.write_text(json.dumps({"email": email, "password": password}))
+    DEMO_CREDENTIALS.chmod(0o600)
+    return email, password
+
+
+@org_app.command("create")
+def org_create(name: Annotated[str, typer.Argument(help="Nome da organização")]) -> None:
+    """Cria uma organização e imprime o id."""
+    from qualifica.accounts.service import create_organization
+
+    if not name.strip():
+        raise fail("o nome da organização não pode ser vazio")
+
+    async def work(session: AsyncSession) -> uuid.UUID:
+        return (await create_organization(session, name=name)).id
+
+    typer.echo(str(run(lambda: _with_session(load_settings(), work))))
+
+
+@user_app.command("create")
+def user_create(
+    org: Annotated[str, typer.Option("--org", help="Id da organização")],
+    email: Annotated[str, typer.Option("--email", help="E-mail")],
+    role: Annotated[str, typer.Option("--role", help="admin | member | staff")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Lê a senha da entrada padrão")
+    ] = False,
+) -> None:
+    """Cria um usuário (senha pela entrada padrão) e imprime o id."""
+    from qualifica.accounts.models import Role
+    from qualifica.accounts.service import create_user
+
+    try:
+        organization_id, user_role = uuid.UUID(org), Role(role)
+    except ValueError:
+        raise fail("--org deve ser um UUID e --role um de admin, member, staff") from None
+    if not password_stdin:
+        raise fail("informe a senha pela entrada padrão com --password-stdin")
+    password = sys.stdin.readline().rstrip("\r\n")
+
+    async def work(session: AsyncSession) -> uuid.UUID:
+        user = await create_user(
+            session,
+            organization_id=organization_id,
+            email=email,
+            role=user_role,
+            password=password,
+        )
+        return user.id
+
+    typer.echo(str(run(lambda: _with_session(load_settings(), work))))
+
+
+@keys_app.command("generate")
+def keys_generate(kid: Annotated[str, typer.Option(help="Id da nova chave")] = "") -> None:
+    """Gera uma chave AES-256 no formato de QUALIFICA_ENCRYPTION_KEYS."""
+    from qualifica.security.crypto import generate_key
+
+    key_id = kid or "k" + secrets.token_hex(3)
+    if not key_id.isalnum():
+        raise fail("o id da chave deve ser alfanumérico")
+    typer.echo(f"{key_id}:{generate_key()}")
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Recriptografa todos os segredos guardados com a chave primária (pode ser repetido com segurança)."""
+    from qualifica.db import create_engine, create_sessionmaker
+    from qualifica.security.crypto import KeyRing
+    from qualifica.security.rotation import rotate_all
+
+    settings = load_settings()
+
+    async def work() -> str:
+        engine = create_engine(settings.database_url)
+        try:
+            report = await rotate_all(create_sessionmaker(engine), KeyRing.from_pairs(settings.key_ring))
+        finally:
+            await engine.dispose()
+        return f"recriptografados: {report.rotated}; já na chave primária: {report.already_current}"
+
+    typer.echo(run(work))
+
+
+@app.command()
+def sandbox(
+    host: Annotated[str, typer.Option(help="Endereço")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Porta")] = 8900,
+) -> None:
+    """Executa somente o sandbox da Meta (para testes e demonstrações)."""
+    from qualifica.meta.sandbox.cli import run_sandbox
+
+    run_sandbox(host=host, port=port)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,168 @@
+"""One typed ``Settings`` for the whole service (environment prefix ``QUALIFICA_``)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from enum import StrEnum
+from functools import cached_property
+from typing import Annotated, Self
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SANDBOX_PATH = "/_sandbox/meta"
+# Values that only ever appear in examples; refusing them in production catches a copied `.env.example`.
+PLACEHOLDERS = frozenset({"", "changeme", "change-me", "secret", "placeholder", "xxx", "todo"})
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class InsecureSettingsError(ValueError):
+    """Production refuses to start with a missing or placeholder secret."""
+
+
+def parse_key_ring(raw: str) -> list[tuple[str, bytes]]:
+    """Parse ``kid:base64key,...`` (standard or URL-safe base64 of 32 bytes); the first key is primary."""
+    ring: list[tuple[str, bytes]] = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        kid, sep, encoded = item.partition(":")
+        if not sep or not kid or not kid.isalnum():
+            raise ValueError("each encryption key must look like 'kid:base64key' with an alphanumeric kid")
+        try:
+            padded = encoded + "=" * (-len(encoded) % 4)
+            key = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError(f"encryption key '{kid}' is not valid base64") from None
+        if len(key) != 32:
+            raise ValueError(f"encryption key '{kid}' must be 32 bytes (AES-256), got {len(key)}")
+        if any(existing == kid for existing, _ in ring):
+            raise ValueError(f"encryption key id '{kid}' appears twice")
+        ring.append((kid, key))
+    return ring
+
+
+def _is_placeholder(secret: SecretStr | None) -> bool:
+    if secret is None:
+        return True
+    value = secret.get_secret_value().strip()
+    return value.lower() in PLACEHOLDERS or value.lower().startswith(("changeme", "change-me", "replace"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QUALIFICA_", env_file=".env", extra="forbid")
+
+    database_url: str = "sqlite:///./var/qualifica.db"
+    secret_key: SecretStr | None = None
+    encryption_keys: SecretStr | None = None
+    environment: Environment = Environment.DEVELOPMENT
+    sandbox: bool = False
+    base_url: str = "http://127.0.0.1:8000"
+    meta_app_id: str = ""
+    meta_app_secret: SecretStr = SecretStr("")
+    meta_config_id: str = ""
+    meta_graph_url: str = "https://graph.facebook.com"
+    meta_graph_version: str = "v25.0"
+    meta_sdk_url: str = "https://connect.facebook.net/en_US/sdk.js"
+    meta_message_origins: Annotated[list[str], NoDecode] = Field(
+        default=["https://www.facebook.com", "https://web.facebook.com"]
+    )
+    meta_dialog_url: str = "https://www.facebook.com"
+    meta_webhook_verify_token: SecretStr = SecretStr("")
+    segment_write_key: SecretStr | None = None
+    callback_deadline_seconds: float = Field(default=2.5, gt=0, le=25)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unknown_variables(cls, data: object) -> object:
+        """``extra="forbid"`` only sees arguments and .env; a mistyped environment variable must fail too."""
+        known = {f"QUALIFICA_{name.upper()}" for name in cls.model_fields}
+        unknown = sorted(name for name in os.environ if name.startswith("QUALIFICA_") and name not in known)
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(unknown)}")
+        return data
+
+    @field_validator("meta_message_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("meta_message_origins")
+    @classmethod
+    def _exact_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            parts = urlsplit(origin)
+            if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path not in {"", "/"}:
+                raise ValueError(f"'{origin}' is not an origin (scheme://host[:port])")
+        return [origin.rstrip("/") for origin in origins]
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _valid_key_ring(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip():
+            parse_key_ring(value.get_secret_value())
+        return value
+
+    @field_validator("base_url", "meta_graph_url", "meta_dialog_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _point_meta_at_sandbox(self) -> Self:
+        """With the sandbox on, every Meta URL points at the sandbox mounted inside this service."""
+        if self.sandbox:
+            root = self.base_url + SANDBOX_PATH
+            self.meta_graph_url = root
+            self.meta_dialog_url = root
+            self.meta_sdk_url = root + "/sdk.js"
+            self.meta_message_origins = [self.origin]
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> Self:
+        if self.environment is not Environment.PRODUCTION:
+            return self
+        missing = [
+            name
+            for name, value in (
+                ("QUALIFICA_SECRET_KEY", self.secret_key),
+                ("QUALIFICA_ENCRYPTION_KEYS", self.encryption_keys),
+            )
+            if _is_placeholder(value)
+        ]
+        if self.secret_key is not None and len(self.secret_key.get_secret_value()) < 32:
+            missing.append("QUALIFICA_SECRET_KEY (at least 32 characters)")
+        if self.sandbox:
+            missing.append("QUALIFICA_SANDBOX (must be false in production)")
+        if missing:
+            raise InsecureSettingsError(
+                "production refuses missing or placeholder settings: " + ", ".join(missing)
+            )
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.PRODUCTION
+
+    @property
+    def origin(self) -> str:
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def graph_base(self) -> str:
+        return f"{self.meta_graph_url}/{self.meta_graph_version}"
+
+    @cached_property
+    def key_ring(self) -> list[tuple[str, bytes]]:
+        if self.encryption_keys is None:
+            return []
+        return parse_key_ring(self.encryption_keys.get_secret_value())

@@ -1,0 +1,97 @@
+"""Request dependencies: the unit of work, the signed-in user, CSRF, and role guards."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from qualifica.accounts.models import Role, User
+from qualifica.config import Settings
+from qualifica.errors import CSRFFailed, Forbidden, NotAuthenticated
+from qualifica.security.crypto import KeyRing
+from qualifica.security.sessions import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, SessionCodec, SessionData
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request is the unit of work: commit after the handler, roll back when it raises."""
+    async with request.app.state.sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+# scope="function": the commit happens before the response is sent, so a failed commit never follows a 200.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_codec(request: Request) -> SessionCodec:
+    codec: SessionCodec = request.app.state.session_codec
+    return codec
+
+
+def get_key_ring(request: Request) -> KeyRing:
+    ring: KeyRing = request.app.state.key_ring
+    return ring
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+CodecDep = Annotated[SessionCodec, Depends(get_codec)]
+KeyRingDep = Annotated[KeyRing, Depends(get_key_ring)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    user: User
+    session: SessionData
+
+
+async def get_principal(request: Request, db: SessionDep, codec: CodecDep) -> Principal:
+    data = codec.load(request.cookies.get(SESSION_COOKIE))
+    user = await db.get(User, data.user_id) if data else None
+    if data is None or user is None:
+        raise NotAuthenticated
+    return Principal(user=user, session=data)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def require_csrf(request: Request, principal: PrincipalDep, codec: CodecDep) -> Principal:
+    header = request.headers.get(CSRF_HEADER)
+    if not codec.csrf_ok(principal.session, header, request.cookies.get(CSRF_COOKIE)):
+        raise CSRFFailed
+    return principal
+
+
+CsrfPrincipal = Annotated[Principal, Depends(require_csrf)]
+
+
+async def require_admin(principal: CsrfPrincipal) -> Principal:
+    """An admin of the caller's organization, on a state-changing call (CSRF checked first)."""
+    if principal.user.role is not Role.ADMIN:
+        raise Forbidden
+    return principal
+
+
+AdminPrincipal = Annotated[Principal, Depends(require_admin)]
+
+
+async def get_page_principal(request: Request, principal: PrincipalDep) -> Principal:
+    """The signed-in user of a page; the layout reads it to show the menu and refresh the CSRF cookie."""
+    request.state.principal = principal
+    return principal
+
+
+PagePrincipal = Annotated[Principal, Depends(get_page_principal)]

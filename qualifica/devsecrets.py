@@ -1,0 +1,47 @@
+"""Development and demo mode keep their own generated keys under ``./var/`` (never committed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from qualifica.config import Settings
+from qualifica.security.crypto import generate_key
+
+DEV_SECRETS_FILE = Path("var") / "dev-secrets.json"
+
+
+def with_dev_secrets(settings: Settings, path: Path = DEV_SECRETS_FILE) -> Settings:
+    """Fill a missing secret key, encryption key ring or sandbox app secret from (or into) ``path``.
+
+    Production never gets here with a missing value: ``Settings`` refuses to load.
+    """
+    missing_meta_secret = settings.sandbox and not settings.meta_app_secret.get_secret_value()
+    if settings.secret_key and settings.encryption_keys and not missing_meta_secret:
+        return settings
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    generated = {
+        "secret_key": stored.get("secret_key") or secrets.token_urlsafe(48),
+        "encryption_keys": stored.get("encryption_keys") or f"dev1:{generate_key()}",
+        "meta_app_secret": stored.get("meta_app_secret") or secrets.token_hex(16),
+        "meta_webhook_verify_token": stored.get("meta_webhook_verify_token") or secrets.token_urlsafe(24),
+    }
+    if generated != stored:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(generated, handle)
+    update: dict[str, SecretStr] = {}
+    if not settings.secret_key:
+        update["secret_key"] = SecretStr(generated["secret_key"])
+    if not settings.encryption_keys:
+        update["encryption_keys"] = SecretStr(generated["encryption_keys"])
+    if missing_meta_secret:
+        update["meta_app_secret"] = SecretStr(generated["meta_app_secret"])
+        if not settings.meta_webhook_verify_token.get_secret_value():
+            update["meta_webhook_verify_token"] = SecretStr(generated["meta_webhook_verify_token"])
+    return settings.model_copy(update=update)

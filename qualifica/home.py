@@ -1,0 +1,24 @@
+"""The home page with the setup checklist, and the read-only WhatsApp settings page."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from qualifica.deps import PagePrincipal, SessionDep
+from qualifica.pages import render
+from qualifica.whatsapp.status import connection_view
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request, principal: PagePrincipal, db: SessionDep) -> Response:
+    view = await connection_view(db, organization_id=principal.user.organization_id)
+    return render(request, "home.html", {"view": view})
+
+
+@router.get("/settings/whatsapp", response_class=HTMLResponse)
+async def whatsapp_settings(request: Request, principal: PagePrincipal, db: SessionDep) -> Response:
+    view = await connection_view(db, organization_id=principal.user.organization_id)
+    return render(request, "settings_whatsapp.html", {"view": view})

@@ -1,0 +1,115 @@
+"""Pure ASGI middleware: strict security headers and request body limits."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from qualifica.config import Settings
+from qualifica.errors import PayloadTooLarge
+
+DEFAULT_BODY_LIMIT = 256 * 1024
+WEBHOOK_PATH = "/api/v1/whatsapp/webhook"
+WEBHOOK_BODY_LIMIT = 3 * 1024 * 1024  # Meta's documented maximum payload
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def content_security_policy(settings: Settings) -> str:
+    sdk = _origin(settings.meta_sdk_url)
+    meta_frames = " ".join(sorted({*settings.meta_message_origins, _origin(settings.meta_dialog_url)}))
+    return "; ".join(
+        [
+            "default-src 'self'",
+            f"script-src 'self' {sdk}",
+            f"frame-src 'self' {meta_frames}",
+            "connect-src 'self'",
+            "img-src 'self' data:",
+            "style-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            f"form-action 'self' {_origin(settings.meta_dialog_url)}",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+# The OpenAPI pages load Swagger UI / ReDoc from their CDN with an inline bootstrap script; only they get it.
+DOCS_PATHS = frozenset({"/docs", "/redoc"})
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "img-src 'self' data: https://fastapi.tiangolo.com; "
+    "worker-src blob:; frame-ancestors 'none'"
+)
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
+        self.app = app
+        headers = {
+            "content-security-policy": content_security_policy(settings),
+            # A stricter policy severs window.opener and Meta's postMessage never arrives.
+            "cross-origin-opener-policy": "same-origin-allow-popups",
+            "x-content-type-options": "nosniff",
+            "x-frame-options": "DENY",
+            "referrer-policy": "strict-origin-when-cross-origin",
+            "permissions-policy": "camera=(), microphone=(), geolocation=()",
+        }
+        if settings.is_production:
+            headers["strict-transport-security"] = "max-age=31536000; includeSubDomains"
+        self.headers = [(k.encode(), v.encode()) for k, v in headers.items()]
+        self.docs_headers = [
+            (k, DOCS_CSP.encode() if k == b"content-security-policy" else v) for k, v in self.headers
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        headers = self.docs_headers if scope["path"] in DOCS_PATHS else self.headers
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in headers if k not in present]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class BodyLimit:
+    """Refuse bodies over the limit with 413, by Content-Length up front and by counting while reading."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = WEBHOOK_BODY_LIMIT if scope["path"] == WEBHOOK_PATH else DEFAULT_BODY_LIMIT
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            error = PayloadTooLarge()
+            await JSONResponse(error.body(), status_code=error.status)(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise PayloadTooLarge
+            return message
+
+        await self.app(scope, counting_receive, send)

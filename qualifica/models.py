@@ -1,0 +1,22 @@
+"""Every table, imported in one place so Alembic and the test setup see the whole schema."""
+
+from qualifica.accounts.models import LoginFailure, Organization, Role, User
+from qualifica.audit import AuditEntry
+from qualifica.db import Base
+from qualifica.flags import FeatureFlag
+from qualifica.observability.models import AnalyticsEvent
+from qualifica.whatsapp.models import EmbeddedSignupAttempt, WebhookEvent, WhatsAppConnection
+
+__all__ = [
+    "AnalyticsEvent",
+    "AuditEntry",
+    "Base",
+    "EmbeddedSignupAttempt",
+    "FeatureFlag",
+    "LoginFailure",
+    "Organization",
+    "Role",
+    "User",
+    "WebhookEvent",
+    "WhatsAppConnection",
+]

@@ -1,0 +1,52 @@
+"""Server-rendered pages: one Jinja2 environment, the layout, and the CSRF cookie refreshed per view."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from qualifica.security.sessions import CSRF_COOKIE, SESSION_MAX_AGE
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+templates = Jinja2Templates(directory=TEMPLATES_DIR)
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    principal = getattr(request.state, "principal", None)
+    csrf_token = request.app.state.session_codec.csrf_token(principal.session) if principal else None
+    response = templates.TemplateResponse(
+        request,
+        template,
+        {"principal": principal, "user": principal.user if principal else None, "csrf_token": csrf_token}
+        | (context or {}),
+        status_code=status_code,
+        headers=headers,
+    )
+    if csrf_token:
+        set_csrf_cookie(response, request, csrf_token)
+    return response
+
+
+def set_csrf_cookie(response: Any, request: Request, token: str) -> None:
+    """Readable by our scripts (double submit); never HttpOnly."""
+    response.set_cookie(
+        CSRF_COOKIE,
+        token,
+        max_age=SESSION_MAX_AGE,
+        httponly=False,
+        secure=request.app.state.settings.is_production,
+        samesite="lax",
+        path="/",
+    )

@@ -1,0 +1,1 @@
+"""Encryption of stored secrets, passwords, sessions, CSRF and signed state."""

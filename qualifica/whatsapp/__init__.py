@@ -1,0 +1,1 @@
+"""The WhatsApp connection domain: signup attempts, connections, webhooks, health."""

@@ -1,0 +1,134 @@
+"""Tables of the WhatsApp domain. Secret columns hold AES-256-GCM ciphertext (see security.crypto)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from qualifica.db import Base, Timestamps, UUIDPk, str_enum
+
+
+class ConnectionStatus(StrEnum):
+    ACTIVE = "active"
+    DISCONNECTED = "disconnected"
+    ERROR = "error"
+
+
+class AttemptStatus(StrEnum):
+    STARTED = "started"
+    PROCESSING = "processing"
+    PIN_REQUIRED = "pin_required"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+class WhatsAppConnection(UUIDPk, Timestamps, Base):
+    """One organization's connection: the PRD columns first, then what the design adds."""
+
+    __tablename__ = "whatsapp_connections"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), unique=True
+    )
+    waba_id: Mapped[str] = mapped_column(String(64))
+    phone_number_id: Mapped[str] = mapped_column(String(64))
+    display_phone_number: Mapped[str | None] = mapped_column(String(64))
+    business_name: Mapped[str | None] = mapped_column(String(255))
+    access_token: Mapped[str | None] = mapped_column(Text)  # ciphertext; wiped (NULL) on disconnect
+    token_expires_at: Mapped[datetime | None]
+    status: Mapped[ConnectionStatus] = mapped_column(str_enum(ConnectionStatus, "connection_status"))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    connected_at: Mapped[datetime | None]
+    disconnected_at: Mapped[datetime | None]
+    # Design extras.
+    business_id: Mapped[str | None] = mapped_column(String(64))
+    verified_name: Mapped[str | None] = mapped_column(String(255))
+    registration_pin: Mapped[str | None] = mapped_column(Text)  # ciphertext
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    has_existing_number: Mapped[bool | None]
+    signup_event: Mapped[str | None] = mapped_column(String(64))
+    last_attempt_id: Mapped[uuid.UUID | None]
+    quality_rating: Mapped[str | None] = mapped_column(String(32))
+    name_status: Mapped[str | None] = mapped_column(String(32))
+    messaging_limit: Mapped[str | None] = mapped_column(String(32))
+    code_verification_status: Mapped[str | None] = mapped_column(String(32))
+    platform_type: Mapped[str | None] = mapped_column(String(32))
+    health: Mapped[dict[str, Any] | None]  # last good phone health snapshot (health_status, limits)
+    health_warnings: Mapped[list[Any] | None]
+    last_health_check_at: Mapped[datetime | None]
+    last_health_error: Mapped[str | None] = mapped_column(Text)
+
+
+class EmbeddedSignupAttempt(UUIDPk, Timestamps, Base):
+    """One click on *Iniciar conexão*, persisted step by step so an interrupted signup can resume."""
+
+    __tablename__ = "embedded_signup_attempts"
+    __table_args__ = (Index("ix_embedded_signup_attempts_status_lease", "status", "lease_expires_at"),)
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    status: Mapped[AttemptStatus] = mapped_column(str_enum(AttemptStatus, "attempt_status"))
+    step: Mapped[str] = mapped_column(String(32), default="started")  # last pipeline step persisted
+    state_consumed_at: Mapped[datetime | None]
+    code_digest: Mapped[str | None] = mapped_column(String(64))  # SHA-256 of the code, to spot retries
+    code: Mapped[str | None] = mapped_column(Text)  # ciphertext, wiped after the exchange
+    redirect_uri: Mapped[str | None] = mapped_column(Text)
+    # Meta session info from the browser's WA_EMBEDDED_SIGNUP message.
+    event: Mapped[str | None] = mapped_column(String(64))
+    waba_id: Mapped[str | None] = mapped_column(String(64))
+    phone_number_id: Mapped[str | None] = mapped_column(String(64))
+    business_id: Mapped[str | None] = mapped_column(String(64))
+    meta_session_id: Mapped[str | None] = mapped_column(String(128))
+    # Results of each pipeline step.
+    access_token: Mapped[str | None] = mapped_column(Text)  # ciphertext while in flight
+    token_expires_at: Mapped[datetime | None]
+    step_results: Mapped[dict[str, Any] | None]
+    registration_pin: Mapped[str | None] = mapped_column(Text)  # ciphertext
+    has_existing_number: Mapped[bool | None]
+    connection_id: Mapped[uuid.UUID | None]
+    # Outcome.
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    step_failed: Mapped[str | None] = mapped_column(String(32))
+    step_cancelled: Mapped[str | None] = mapped_column(String(32))
+    response: Mapped[dict[str, Any] | None]  # the callback's answer, replayed to duplicate callbacks
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    # Worker lease.
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
+    resume_count: Mapped[int] = mapped_column(default=0)
+    ip_address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+
+
+class WebhookEvent(UUIDPk, Base):
+    """The webhook inbox: raw bodies stored before any parsing, deduplicated by their SHA-256."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (Index("ix_webhook_events_pending", "processed_at", "next_attempt_at"),)
+
+    payload: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    field: Mapped[str | None] = mapped_column(String(64))
+    waba_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL")
+    )
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]

@@ -1,0 +1,140 @@
+"""Shared fixtures: every database test runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from qualifica.app import create_app
+from qualifica.config import Settings
+from qualifica.logging import build_formatter, configure_logging
+from tests.support.databases import (
+    REQUIRE_POSTGRES,
+    PostgresUnavailable,
+    postgres_database,
+    sqlite_copy,
+    sqlite_template,
+    truncate_postgres,
+)
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return sqlite_template(tmp_path_factory.mktemp("sqlite-template"))
+
+
+@pytest.fixture(scope="session")
+def _postgres_url() -> Iterator[str]:
+    try:
+        with postgres_database() as url:
+            yield url
+    except PostgresUnavailable as error:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"PostgreSQL is required here but unavailable: {error}")
+        pytest.skip(f"PostgreSQL unavailable: {error}")
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield sqlite_copy(request.getfixturevalue("_sqlite_template"), tmp_path)
+        return
+    url: str = request.getfixturevalue("_postgres_url")
+    try:
+        yield url
+    finally:
+        truncate_postgres(url)
+
+
+def test_key() -> str:
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(
+        _env_file=None,
+        database_url=database_url,
+        secret_key=secrets.token_urlsafe(48),
+        encryption_keys=f"t1:{test_key()}",
+        meta_app_id="1234567890",
+        meta_app_secret="test-app-secret-value",
+        meta_config_id="9876543210",
+        meta_webhook_verify_token="verify-me",
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings, configure_logs=False)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+async def db(app: FastAPI) -> AsyncIterator[AsyncSession]:
+    """A session for arranging and checking rows; commit explicitly to make rows visible to requests."""
+    async with app.state.sessionmaker() as session:
+        yield session
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[io.StringIO]:
+    """Every log line as the service renders it (after redaction), for secret-leak assertions."""
+    configure_logging("DEBUG")
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(build_formatter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield buffer
+    finally:
+        root.removeHandler(handler)
+
+
+_BACKEND_OF: dict[str, str] = {}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("database_url") in BACKENDS:
+            _BACKEND_OF[item.nodeid] = callspec.params["database_url"]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how many database tests ran on each backend (CI must show both)."""
+    counts = {backend: {"passed": 0, "failed": 0, "skipped": 0} for backend in BACKENDS}
+    for outcome, key in (
+        ("passed", "passed"),
+        ("failed", "failed"),
+        ("error", "failed"),
+        ("skipped", "skipped"),
+    ):
+        for report in terminalreporter.stats.get(outcome, []):
+            backend = _BACKEND_OF.get(getattr(report, "nodeid", ""))
+            if backend and (report.when == "call" or outcome != "passed"):
+                counts[backend][key] += 1
+    terminalreporter.section("tests per database")
+    for backend, numbers in counts.items():
+        summary = ", ".join(f"{key} {value}" for key, value in numbers.items())
+        terminalreporter.write_line(f"{backend} tests: {summary}")
