@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from qualifica import health, home
 from qualifica.accounts import api as accounts_api
@@ -17,18 +19,39 @@ from qualifica.db import create_engine, create_sessionmaker
 from qualifica.devsecrets import with_dev_secrets
 from qualifica.error_handlers import install_error_handlers
 from qualifica.logging import configure_logging
+from qualifica.meta.client import GraphClient
 from qualifica.middleware import BodyLimit, SecurityHeaders
 from qualifica.pages import STATIC_DIR
 from qualifica.security.crypto import KeyRing
 from qualifica.security.sessions import SessionCodec
+from qualifica.security.state import StateSigner
+from qualifica.whatsapp import api as whatsapp_api
+from qualifica.whatsapp.runtime import SignupRuntime
+from qualifica.whatsapp.worker import run_worker
 
 META_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
-def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:
+def build_runtime(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], http: httpx.AsyncClient
+) -> SignupRuntime:
+    return SignupRuntime(
+        settings=settings,
+        sessionmaker=sessionmaker,
+        graph=GraphClient.from_settings(settings, http),
+        ring=KeyRing.from_pairs(settings.key_ring),
+        signer=StateSigner(settings.require_secret_key()),
+    )
+
+
+def create_app(
+    settings: Settings | None = None, *, configure_logs: bool = True, embedded_worker: bool | None = None
+) -> FastAPI:
+    """``embedded_worker`` (default: on in sandbox/demo mode) runs the worker loop inside this process."""
     settings = with_dev_secrets(settings or Settings())
     if configure_logs:
         configure_logging()
+    run_worker_here = settings.sandbox if embedded_worker is None else embedded_worker
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -36,15 +59,24 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.meta_http = httpx.AsyncClient(timeout=META_TIMEOUT)
+        app.state.signup = runtime = build_runtime(settings, app.state.sessionmaker, app.state.meta_http)
+        stop = asyncio.Event()
+        worker = asyncio.create_task(run_worker(runtime, stop)) if run_worker_here else None
         try:
             yield
         finally:
+            stop.set()
+            if worker is not None:
+                await worker
+            await runtime.close()
+            if settings.sandbox:  # a mounted app's own lifespan never runs
+                app.state.sandbox.webhooks.close()
             await app.state.meta_http.aclose()
             await engine.dispose()
 
     app = FastAPI(title="Qualifica Leads — Conexão WhatsApp", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
-    app.state.session_codec = SessionCodec(settings.secret_key.get_secret_value())  # type: ignore[union-attr]
+    app.state.session_codec = SessionCodec(settings.require_secret_key())
     app.state.key_ring = KeyRing.from_pairs(settings.key_ring)
     install_error_handlers(app)
     app.add_middleware(BodyLimit)
@@ -54,12 +86,12 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.include_router(accounts_web.pages)
     app.include_router(accounts_api.router)
     app.include_router(home.router)
+    app.include_router(whatsapp_api.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     if settings.sandbox:
         from qualifica.meta.sandbox import create_sandbox_app
 
-        app.mount(
-            SANDBOX_PATH,
-            create_sandbox_app(settings, webhook_url=settings.base_url + "/api/v1/whatsapp/webhook"),
-        )
+        sandbox = create_sandbox_app(settings, webhook_url=settings.base_url + "/api/v1/whatsapp/webhook")
+        app.mount(SANDBOX_PATH, sandbox)
+        app.state.sandbox = sandbox.state.sandbox
     return app

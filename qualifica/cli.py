@@ -96,6 +96,38 @@ def serve(
 
 
 @app.command()
+def worker() -> None:
+    """Retoma conexões interrompidas e expira as abandonadas (rode quantos quiser)."""
+    settings = load_settings()
+
+    async def work() -> None:
+        import signal
+
+        import httpx
+
+        from qualifica.app import META_TIMEOUT, build_runtime
+        from qualifica.db import create_engine, create_sessionmaker
+        from qualifica.logging import configure_logging
+        from qualifica.whatsapp.worker import run_worker
+
+        configure_logging()
+        engine = create_engine(settings.database_url)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        async with httpx.AsyncClient(timeout=META_TIMEOUT) as http:
+            runtime = build_runtime(settings, create_sessionmaker(engine), http)
+            try:
+                await run_worker(runtime, stop)
+            finally:
+                await runtime.close()
+                await engine.dispose()
+
+    run(work)
+
+
+@app.command()
 def demo(
     host: Annotated[str, typer.Option(help="Endereço")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Porta")] = 8000,

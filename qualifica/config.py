@@ -148,6 +148,11 @@ class Settings(BaseSettings):
             )
         return self
 
+    def require_secret_key(self) -> str:
+        if self.secret_key is None:
+            raise InsecureSettingsError("QUALIFICA_SECRET_KEY is not set")
+        return self.secret_key.get_secret_value()
+
     @property
     def is_production(self) -> bool:
         return self.environment is Environment.PRODUCTION

@@ -16,18 +16,20 @@ DEV_SECRETS_FILE = Path("var") / "dev-secrets.json"
 
 
 def with_dev_secrets(settings: Settings, path: Path = DEV_SECRETS_FILE) -> Settings:
-    """Fill a missing secret key, encryption key ring or sandbox app secret from (or into) ``path``.
+    """Fill a missing secret key, encryption key ring or webhook verify token from (or into) ``path``.
 
-    Production never gets here with a missing value: ``Settings`` refuses to load.
+    Production never gets here with a missing value: ``Settings`` refuses to load. (The sandbox's Meta
+    app credentials come from ``qualifica.meta.credentials``.)
     """
-    missing_meta_secret = settings.sandbox and not settings.meta_app_secret.get_secret_value()
-    if settings.secret_key and settings.encryption_keys and not missing_meta_secret:
+    missing_verify_token = not settings.meta_webhook_verify_token.get_secret_value()
+    if settings.is_production or (
+        settings.secret_key and settings.encryption_keys and not missing_verify_token
+    ):
         return settings
     stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     generated = {
         "secret_key": stored.get("secret_key") or secrets.token_urlsafe(48),
         "encryption_keys": stored.get("encryption_keys") or f"dev1:{generate_key()}",
-        "meta_app_secret": stored.get("meta_app_secret") or secrets.token_hex(16),
         "meta_webhook_verify_token": stored.get("meta_webhook_verify_token") or secrets.token_urlsafe(24),
     }
     if generated != stored:
@@ -40,8 +42,6 @@ def with_dev_secrets(settings: Settings, path: Path = DEV_SECRETS_FILE) -> Setti
         update["secret_key"] = SecretStr(generated["secret_key"])
     if not settings.encryption_keys:
         update["encryption_keys"] = SecretStr(generated["encryption_keys"])
-    if missing_meta_secret:
-        update["meta_app_secret"] = SecretStr(generated["meta_app_secret"])
-        if not settings.meta_webhook_verify_token.get_secret_value():
-            update["meta_webhook_verify_token"] = SecretStr(generated["meta_webhook_verify_token"])
+    if missing_verify_token:
+        update["meta_webhook_verify_token"] = SecretStr(generated["meta_webhook_verify_token"])
     return settings.model_copy(update=update)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy import ForeignKey, Index, String, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qualifica.db import Base, UUIDPk, utcnow
@@ -43,3 +45,31 @@ class FeatureFlag(UUIDPk, Base):
     rollout_percent: Mapped[int | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     updated_by: Mapped[str | None] = mapped_column(String(320))
+
+
+def rollout_bucket(key: str, organization_id: uuid.UUID) -> int:
+    """A stable 0–99 bucket per flag and organization: the same answer on every process, forever."""
+    digest = hashlib.sha256(f"{key}:{organization_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 100
+
+
+async def flag_enabled(session: AsyncSession, key: str, *, organization_id: uuid.UUID, default: bool) -> bool:
+    """Organization override, then the percentage (when the organization is inside it), then the default."""
+    rows = (
+        await session.scalars(
+            select(FeatureFlag).where(
+                FeatureFlag.key == key,
+                or_(FeatureFlag.organization_id == organization_id, FeatureFlag.organization_id.is_(None)),
+            )
+        )
+    ).all()
+    override = next((r for r in rows if r.organization_id is not None and r.enabled is not None), None)
+    if override is not None:
+        return bool(override.enabled)
+    global_row = next((r for r in rows if r.organization_id is None), None)
+    if global_row is None:
+        return default
+    percent = global_row.rollout_percent
+    if percent is not None and rollout_bucket(key, organization_id) < percent:
+        return True
+    return default if global_row.enabled is None else global_row.enabled

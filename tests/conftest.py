@@ -11,12 +11,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+import stamina
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica.app import create_app
 from qualifica.config import Settings
 from qualifica.logging import build_formatter, configure_logging
+from qualifica.meta.sandbox import Sandbox, create_sandbox_app
+from tests.support import meta
 from tests.support.databases import (
     REQUIRE_POSTGRES,
     PostgresUnavailable,
@@ -25,6 +28,9 @@ from tests.support.databases import (
     sqlite_template,
     truncate_postgres,
 )
+from tests.support.live import serve_in_thread
+from tests.support.meta import RETRY_ATTEMPTS, sandbox_settings
+from tests.support.sandbox import LiveSandbox
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -68,10 +74,10 @@ def settings(database_url: str) -> Settings:
         database_url=database_url,
         secret_key=secrets.token_urlsafe(48),
         encryption_keys=f"t1:{test_key()}",
-        meta_app_id="1234567890",
-        meta_app_secret="test-app-secret-value",
-        meta_config_id="9876543210",
-        meta_webhook_verify_token="verify-me",
+        meta_app_id=meta.APP_ID,
+        meta_app_secret=meta.APP_SECRET,
+        meta_config_id=meta.CONFIG_ID,
+        meta_webhook_verify_token=meta.VERIFY_TOKEN,
     )
 
 
@@ -109,6 +115,35 @@ def captured_logs() -> Iterator[io.StringIO]:
         yield buffer
     finally:
         root.removeHandler(handler)
+
+
+@pytest.fixture(scope="session")
+def live_sandbox_server() -> Iterator[LiveSandbox]:
+    app = create_sandbox_app(sandbox_settings(), webhook_retry_base_seconds=0.01)
+    with serve_in_thread(app) as url:
+        yield LiveSandbox(url, app.state.sandbox)
+
+
+@pytest.fixture
+def live_sandbox(live_sandbox_server: LiveSandbox) -> LiveSandbox:
+    """The session's sandbox, reset to the seeded world with no scenario and no webhook target."""
+    sandbox = live_sandbox_server.sandbox
+    sandbox.reset()
+    sandbox.webhooks.url = None
+    sandbox.webhooks.duplicate_rate = 0.0
+    return live_sandbox_server
+
+
+@pytest.fixture
+def sandbox(live_sandbox: LiveSandbox) -> Sandbox:
+    return live_sandbox.sandbox
+
+
+@pytest.fixture(autouse=True)
+def stamina_testing() -> Iterator[None]:
+    """Retries without sleeping, at most ``RETRY_ATTEMPTS`` attempts."""
+    with stamina.set_testing(True, attempts=RETRY_ATTEMPTS):
+        yield
 
 
 _BACKEND_OF: dict[str, str] = {}

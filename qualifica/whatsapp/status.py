@@ -8,13 +8,22 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qualifica.whatsapp.models import ConnectionStatus, WhatsAppConnection
+from qualifica.whatsapp.catalogue import explain_flow_code
+from qualifica.whatsapp.models import (
+    AttemptStatus,
+    ConnectionStatus,
+    EmbeddedSignupAttempt,
+    WhatsAppConnection,
+)
+from qualifica.whatsapp.schemas import ConnectionOut, ErrorOut, StatusResponse
 
 
 @dataclass(frozen=True)
 class ConnectionView:
     status: str  # not_connected | connecting | pin_required | active | disconnected | error
     connection: WhatsAppConnection | None
+    attempt: EmbeddedSignupAttempt | None
+    error: ErrorOut | None
 
     @property
     def is_connected(self) -> bool:
@@ -25,6 +34,76 @@ async def connection_view(session: AsyncSession, *, organization_id: uuid.UUID) 
     connection = await session.scalar(
         select(WhatsAppConnection).where(WhatsAppConnection.organization_id == organization_id)
     )
-    if connection is None:
-        return ConnectionView(status="not_connected", connection=None)
-    return ConnectionView(status=connection.status.value, connection=connection)
+    attempt = await session.scalar(
+        select(EmbeddedSignupAttempt)
+        .where(
+            EmbeddedSignupAttempt.organization_id == organization_id,
+            EmbeddedSignupAttempt.status != AttemptStatus.STARTED,
+        )
+        .order_by(EmbeddedSignupAttempt.created_at.desc())
+        .limit(1)
+    )
+    if attempt is not None and attempt.status is AttemptStatus.PROCESSING:
+        return ConnectionView("connecting", connection, attempt, None)
+    if attempt is not None and attempt.status is AttemptStatus.PIN_REQUIRED:
+        return ConnectionView("pin_required", connection, attempt, None)
+    error = None
+    if connection is not None and connection.status is ConnectionStatus.ERROR:
+        error = ErrorOut(code=connection.error_code or "error", message=connection.error_message or "")
+    elif (
+        attempt is not None
+        and attempt.status is AttemptStatus.FAILED
+        and (connection is None or connection.status is not ConnectionStatus.ACTIVE)
+        and (connection is None or attempt.created_at > connection.updated_at)
+    ):
+        error = _attempt_error(attempt)
+    status = connection.status.value if connection is not None else "not_connected"
+    return ConnectionView(status, connection, attempt, error)
+
+
+def _attempt_error(attempt: EmbeddedSignupAttempt) -> ErrorOut:
+    """The answer the browser got, or for an error the popup reported, the catalogue's reading of it."""
+    answered = ((attempt.response or {}).get("body") or {}).get("error")
+    if answered:
+        return ErrorOut.model_validate(answered, from_attributes=False)
+    explanation = explain_flow_code(attempt.error_code)
+    return ErrorOut(
+        code=explanation.code if explanation else "meta_flow_error",
+        message=attempt.error_message or "",
+        hint=explanation.hint if explanation else None,
+    )
+
+
+def status_response(view: ConnectionView) -> StatusResponse:
+    connection = view.connection
+    out = None
+    if connection is not None:
+        out = ConnectionOut(
+            id=str(connection.id),
+            waba_id=connection.waba_id,
+            phone_number_id=connection.phone_number_id,
+            display_phone_number=connection.display_phone_number,
+            business_name=connection.business_name,
+            business_id=connection.business_id,
+            verified_name=connection.verified_name,
+            status=connection.status.value,
+            connected_at=connection.connected_at,
+            disconnected_at=connection.disconnected_at,
+            token_expires_at=connection.token_expires_at,
+            has_existing_number=connection.has_existing_number,
+            quality_rating=connection.quality_rating,
+            name_status=connection.name_status,
+            messaging_limit=connection.messaging_limit,
+            health_warnings=connection.health_warnings or [],
+            last_health_check_at=connection.last_health_check_at,
+        )
+    attempt = view.attempt
+    return StatusResponse(
+        status=view.status,
+        connection=out,
+        error=view.error,
+        attempt_id=str(attempt.id)
+        if attempt is not None and view.status in ("connecting", "pin_required")
+        else None,
+        step=attempt.step if attempt is not None and view.status == "connecting" else None,
+    )

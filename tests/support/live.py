@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -13,32 +12,28 @@ import uvicorn
 from starlette.types import ASGIApp
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
-def serve_in_thread(app: ASGIApp, *, port: int | None = None, ready_path: str = "/healthz") -> Iterator[str]:
-    """Start uvicorn on 127.0.0.1, wait until ``ready_path`` answers 200, yield the base URL, stop it."""
-    port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
+def serve_in_thread(app: ASGIApp, *, health_path: str | None = "/healthz") -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free 127.0.0.1 port in a daemon thread; yield its base URL.
+
+    Waits until the server listens (and ``health_path`` answers 200, when given); stops it on exit.
+    """
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="live-server", daemon=True)
     thread.start()
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            if httpx.get(base_url + ready_path, timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
+    deadline = time.monotonic() + 10
+    while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
-            server.should_exit = True
-            raise RuntimeError(f"server on port {port} did not become ready")
-        time.sleep(0.05)
+            raise RuntimeError("live server did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    base_url = f"http://127.0.0.1:{port}"
+    if health_path is not None:
+        while httpx.get(base_url + health_path).status_code != 200:
+            if time.monotonic() > deadline:
+                raise RuntimeError("live server is not healthy")
+            time.sleep(0.01)
     try:
         yield base_url
     finally:

@@ -1,0 +1,19 @@
+"""Names of the Graph endpoints we call: metric labels, log fields and sandbox scenario keys share them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Endpoint(StrEnum):
+    # Endpoint names, not credentials (ruff S105 reads "token" in a name as a password).
+    OAUTH_ACCESS_TOKEN = "oauth_access_token"  # noqa: S105
+    DEBUG_TOKEN = "debug_token"  # noqa: S105
+    APP = "app"
+    APP_SUBSCRIPTIONS = "app_subscriptions"
+    WABA = "waba"
+    PHONE_NUMBERS = "phone_numbers"
+    PHONE_NUMBER = "phone_number"
+    SUBSCRIBED_APPS = "subscribed_apps"
+    REGISTER = "register"
+    DEREGISTER = "deregister"

@@ -1,0 +1,277 @@
+"""``Sandbox``: one emulated Meta (world + scenario + webhooks) and the Python control API over it.
+
+Thread-safe: the sandbox usually serves from a uvicorn thread while a test drives it from another.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import replace
+from typing import Any
+
+from qualifica.meta.credentials import MetaAppCredentials
+from qualifica.meta.sandbox.notifications import Notifier
+from qualifica.meta.sandbox.scenario import (
+    AutoMode,
+    ErrorField,
+    Failure,
+    Latency,
+    Order,
+    RecordedRequest,
+    Scenario,
+)
+from qualifica.meta.sandbox.signup import (
+    Flow,
+    SignupResult,
+    finish_event,
+    mint_code,
+    resolve_order,
+    user_error_data,
+)
+from qualifica.meta.sandbox.webhooks import WebhookSender, account_update, entry
+from qualifica.meta.sandbox.world import Phone, Token, Waba, World, seeded_world
+
+# Our own (the partner's) portfolio: Meta's PARTNER_* webhooks carry it as entry.id (reference §6.3).
+PARTNER_BUSINESS_ID = "880000000000900"
+# A person may read the final screen for a while; "Concluir" then gets a fresh code rather than a stale one.
+FRESH_CODE_SECONDS = 10.0
+
+
+class Sandbox:
+    def __init__(
+        self,
+        credentials: MetaAppCredentials,
+        *,
+        webhook_url: str | None = None,
+        seed: int | None = 7,
+        webhook_retry_base_seconds: float = 1.0,
+        webhook_max_attempts: int = 8,
+        webhook_duplicate_rate: float = 0.02,
+    ) -> None:
+        self.credentials = credentials
+        self.lock = threading.RLock()
+        self._seed = seed
+        self.webhooks = WebhookSender(
+            webhook_url,
+            app_secret=credentials.app_secret,
+            retry_base_seconds=webhook_retry_base_seconds,
+            max_attempts=webhook_max_attempts,
+            duplicate_rate=webhook_duplicate_rate,
+        )
+        self.world: World = seeded_world(seed)
+        self.scenario = Scenario()
+        self.flows: dict[str, Flow] = {}
+        self._clock_offset = 0.0
+        self.notify = Notifier(self)
+
+    # -- time and reset -------------------------------------------------------------------------
+    def now(self) -> float:
+        """Wall-clock seconds as the sandbox sees them (``advance`` moves it forward)."""
+        return time.time() + self._clock_offset
+
+    def advance(self, seconds: float) -> None:
+        """Jump the sandbox clock, e.g. past a code's 30 s lifetime, without waiting."""
+        with self.lock:
+            self._clock_offset += seconds
+
+    def reset(self) -> None:
+        """Back to the seeded world with no scenario; webhook settings and delivery log are kept."""
+        with self.lock:
+            self.world = seeded_world(self._seed)
+            self.scenario = Scenario()
+            self.flows = {}
+            self._clock_offset = 0.0
+
+    # -- scenario -------------------------------------------------------------------------------
+    def set_latency(self, endpoint: str, latency: float | tuple[float, float] | Latency | None) -> None:
+        """Delay answers of ``endpoint``: seconds, a ``(low, high)`` uniform range, a ``Latency``, or off."""
+        with self.lock:
+            if latency is None:
+                self.scenario.latency.pop(endpoint, None)
+                return
+            if isinstance(latency, tuple):
+                latency = Latency("uniform", latency[0], latency[1])
+            elif not isinstance(latency, Latency):
+                latency = Latency("fixed", float(latency))
+            self.scenario.latency[endpoint] = latency
+
+    def fail_next(self, endpoint: str, times: int = 1, **failure: Any) -> None:
+        """Answer the next ``times`` calls of ``endpoint`` with a Meta error (see ``Failure`` fields)."""
+        with self.lock:
+            queue = self.scenario.failures.setdefault(endpoint, deque())
+            queue.extend([Failure(**failure)] * times)
+
+    def clear_failures(self, endpoint: str | None = None) -> None:
+        with self.lock:
+            if endpoint is None:
+                self.scenario.failures.clear()
+            else:
+                self.scenario.failures.pop(endpoint, None)
+
+    def set_auto(self, path: str | None, order: Order = "random", delay_ms: int = 0) -> None:
+        """Make every new popup walk ``path`` by itself (None: a person clicks through)."""
+        with self.lock:
+            self.scenario.auto = AutoMode(path, order, delay_ms) if path else None
+
+    def set_token_lifetime(self, seconds: int | None, *, send_expires_in: bool | None = None) -> None:
+        with self.lock:
+            self.scenario.token_lifetime = seconds
+            self.scenario.send_expires_in = send_expires_in
+
+    def set_error_field(self, name: ErrorField) -> None:
+        """Name of the user-reported error's code field: ``error_code`` (2026), ``error_id``, or both."""
+        with self.lock:
+            self.scenario.error_field = name
+
+    def set_coexistence_includes_phone(self, value: bool) -> None:
+        with self.lock:
+            self.scenario.coexistence_includes_phone = value
+
+    def set_usage(self, app: dict[str, Any] | None = None, business: dict[str, Any] | None = None) -> None:
+        """Fix the usage headers sent with every answer (None for both: computed defaults)."""
+        with self.lock:
+            self.scenario.usage = (
+                None if app is None and business is None else {"app": app, "business": business}
+            )
+
+    def requests(self, endpoint: str | None = None) -> list[RecordedRequest]:
+        with self.lock:
+            return [r for r in self.scenario.requests if endpoint is None or r.endpoint == endpoint]
+
+    def clear_requests(self) -> None:
+        with self.lock:
+            self.scenario.requests.clear()
+
+    # -- world ----------------------------------------------------------------------------------
+    def waba(self, waba_id: str) -> Waba:
+        with self.lock:
+            return replace(self.world.wabas[waba_id])
+
+    def phone(self, phone_id: str) -> Phone:
+        with self.lock:
+            return replace(self.world.phones[phone_id])
+
+    def token(self, value: str) -> Token:
+        with self.lock:
+            return replace(self.world.tokens[value])
+
+    def set_phone_pin(self, phone_id: str, pin: str | None) -> None:
+        """Give the number an existing two-step verification PIN (register must then send it)."""
+        with self.lock:
+            self.world.phones[phone_id].pin = pin
+
+    def revoke_token(self, value: str) -> None:
+        """The customer removes our app: the token answers 190 and PARTNER_APP_UNINSTALLED is sent."""
+        with self.lock:
+            token = self.world.tokens[value]
+            token.revoked = True
+            events = [
+                entry(
+                    PARTNER_BUSINESS_ID,
+                    "account_update",
+                    account_update(
+                        "PARTNER_APP_UNINSTALLED",
+                        waba_id,
+                        token.business_id,
+                        partner_app_id=token.app_id,
+                    ),
+                    self.now(),
+                )
+                for waba_id in token.waba_ids
+            ]
+        self.webhooks.send(events)
+
+    def complete_signup(
+        self, path: str = "finish", *, redirect_uri: str | None = None, business_id: str | None = None
+    ) -> SignupResult:
+        """Run a popup flow without a browser and return what the page would get."""
+        with self.lock:
+            flow = self.new_flow(origin=None, cb=None, redirect_uri=redirect_uri, state=None, extras={})
+            business = (
+                self.world.businesses[business_id]
+                if business_id
+                else next(iter(self.world.businesses.values()))
+            )
+            flow.business_id = business.id
+            if path.startswith("cancel:"):
+                return SignupResult(None, "CANCEL", {"current_step": path.removeprefix("cancel:")})
+            if path == "error":
+                return SignupResult(None, "CANCEL", user_error_data(flow, self.scenario.error_field))
+            waba = (
+                self.world.add_waba(business.id, business.name)
+                if path == "finish_new_waba"
+                else (self.world.wabas_of(business.id) or [self.world.add_waba(business.id, business.name)])[
+                    0
+                ]
+            )
+            flow.waba_id = waba.id
+            if path == "finish_only_waba":
+                flow.phone_choice = "later"
+            elif path == "coexistence":
+                flow.phone_choice = "coexistence"
+                flow.phone_id = self.coexistence_phone(waba.id).id
+            elif path == "finish_existing_number":
+                flow.phone_choice = "existing"
+                flow.phone_id = self.existing_phones(waba.id)[0].id
+            else:
+                flow.phone_choice = "new"
+                flow.phone_id = self.world.add_phone(
+                    waba.id, self.world.ids.phone(), waba.name, code_verification_status="VERIFIED"
+                ).id
+            return self.finish(flow)
+
+    # -- used by the popup pages ----------------------------------------------------------------
+    def new_flow(
+        self,
+        *,
+        origin: str | None,
+        cb: str | None,
+        redirect_uri: str | None,
+        state: str | None,
+        extras: dict[str, Any],
+        auto: AutoMode | None = None,
+    ) -> Flow:
+        with self.lock:
+            auto = auto or self.scenario.auto
+            flow = Flow(
+                id=self.world.ids.code()[2:26],
+                app_id=self.credentials.app_id,
+                origin=origin,
+                cb=cb,
+                redirect_uri=redirect_uri,
+                state=state,
+                feature_type=str(extras.get("featureType") or ""),
+                auto=auto,
+                order=resolve_order(auto.order if auto else "random"),
+            )
+            self.flows[flow.id] = flow
+            return flow
+
+    def existing_phones(self, waba_id: str) -> list[Phone]:
+        return [p for p in self.world.phones_of(waba_id) if not p.is_on_biz_app]
+
+    def coexistence_phone(self, waba_id: str) -> Phone:
+        """The WhatsApp Business app number, moved under the WABA the customer picked."""
+        phone = next(p for p in self.world.phones.values() if p.is_on_biz_app)
+        phone.waba_id = waba_id
+        return phone
+
+    def finish(self, flow: Flow) -> SignupResult:
+        """Mint the flow's code (once; again if the first is near its end) and announce PARTNER_ADDED."""
+        with self.lock:
+            now = self.now()
+            if flow.result is not None and now - flow.result_at < FRESH_CODE_SECONDS:
+                return flow.result
+            first = flow.result is None
+            code = mint_code(self.world, flow, now=now)
+            event, data = finish_event(
+                flow, coexistence_includes_phone=self.scenario.coexistence_includes_phone
+            )
+            flow.result, flow.result_at, flow.finished = SignupResult(code, event, data), now, True
+            if first:
+                assert flow.waba_id and flow.business_id
+                added = account_update("PARTNER_ADDED", flow.waba_id, flow.business_id)
+                self.webhooks.send([entry(PARTNER_BUSINESS_ID, "account_update", added, now)])
+            return flow.result

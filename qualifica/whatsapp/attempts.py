@@ -1,0 +1,86 @@
+"""Leases and guarded writes on ``embedded_signup_attempts``.
+
+Every write of a running pipeline is conditioned on still holding the lease, so two runners (a duplicate
+callback, a second worker, a process that came back) never both advance the same attempt. These are
+single-statement compare-and-set updates, atomic on PostgreSQL (row lock) and SQLite (database lock) alike.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, or_, select, update
+
+from qualifica.db import utcnow
+from qualifica.whatsapp.models import AttemptStatus, EmbeddedSignupAttempt
+from qualifica.whatsapp.runtime import SignupRuntime
+
+LEASE = timedelta(seconds=30)
+
+Attempt = EmbeddedSignupAttempt
+
+
+class LeaseLost(Exception):
+    """Another runner owns this attempt now; stop without writing anything."""
+
+
+def _lease_free(now: datetime) -> ColumnElement[bool]:
+    """No lease, an expired one, or an ended postponement (owner NULL, ``lease_expires_at`` = not before)."""
+    return or_(Attempt.lease_expires_at.is_(None), Attempt.lease_expires_at < now)
+
+
+async def load(runtime: SignupRuntime, attempt_id: uuid.UUID) -> Attempt:
+    async with runtime.sessionmaker() as session:
+        attempt = await session.get(Attempt, attempt_id, populate_existing=True)
+    if attempt is None:
+        raise LookupError(f"attempt {attempt_id} does not exist")
+    return attempt
+
+
+async def write(runtime: SignupRuntime, attempt_id: uuid.UUID, **values: Any) -> None:
+    """Persist a step's result and renew the lease, if (and only if) this runner still holds it."""
+    async with runtime.sessionmaker() as session, session.begin():
+        result = await session.execute(
+            update(Attempt)
+            .where(Attempt.id == attempt_id, Attempt.lease_owner == runtime.owner)
+            .values(lease_expires_at=utcnow() + LEASE, updated_at=utcnow(), **values)
+        )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise LeaseLost
+
+
+async def claim(runtime: SignupRuntime, attempt_id: uuid.UUID, *, now: datetime | None = None) -> bool:
+    """Take the lease of a processing attempt whose lease is free or expired."""
+    now = now or utcnow()
+    async with runtime.sessionmaker() as session, session.begin():
+        result = await session.execute(
+            update(Attempt)
+            .where(
+                Attempt.id == attempt_id,
+                Attempt.status == AttemptStatus.PROCESSING,
+                _lease_free(now),
+            )
+            .values(
+                lease_owner=runtime.owner, lease_expires_at=now + LEASE, resume_count=Attempt.resume_count + 1
+            )
+        )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def due_for_resume(
+    runtime: SignupRuntime, *, now: datetime, limit: int
+) -> list[tuple[uuid.UUID, bool]]:
+    """Processing attempts nobody holds (or whose holder's lease ran out), with "was it abandoned?"."""
+    query = (
+        select(Attempt.id, Attempt.lease_owner)
+        .where(Attempt.status == AttemptStatus.PROCESSING, _lease_free(now))
+        .order_by(Attempt.updated_at)
+        .limit(limit)
+    )
+    if not runtime.is_sqlite:
+        query = query.with_for_update(skip_locked=True)
+    async with runtime.sessionmaker() as session, session.begin():
+        rows = (await session.execute(query)).all()
+    return [(row.id, row.lease_owner is not None) for row in rows]

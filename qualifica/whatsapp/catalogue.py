@@ -1,0 +1,164 @@
+"""Meta's error codes in plain Portuguese: a stable code for programs and what the admin should do.
+
+Used in API messages (``error.hint``), on the page, in analytics and in the support runbook. Keys are
+Meta's ``(code, subcode)``; ``subcode=None`` matches any subcode of that code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qualifica.meta.errors import MetaError
+
+
+@dataclass(frozen=True)
+class Explanation:
+    code: str
+    hint: str
+
+
+_RECONNECT = "Clique em Conectar WhatsApp e refaça a conexão."
+_SUPPORT = "Se continuar, fale com o suporte da Qualifica Leads."
+
+GRAPH_ERRORS: dict[tuple[int, int | None], Explanation] = {
+    (100, 36007): Explanation(
+        "code_expired", f"A autorização da Meta expirou antes de ser concluída. {_RECONNECT}"
+    ),
+    (100, 36009): Explanation("code_used", f"Esta autorização da Meta já foi usada. {_RECONNECT}"),
+    (100, 36008): Explanation(
+        "redirect_uri_mismatch", f"A configuração do aplicativo na Meta não confere com a nossa. {_SUPPORT}"
+    ),
+    (100, 33): Explanation(
+        "object_not_found",
+        f"A Meta não encontrou a conta ou o número escolhido, ou o acesso a ele foi removido. {_RECONNECT}",
+    ),
+    (100, None): Explanation("invalid_parameter", f"A Meta recusou um dos dados enviados. {_SUPPORT}"),
+    (190, None): Explanation(
+        "token_invalid", f"O acesso concedido à Qualifica Leads foi revogado ou expirou. {_RECONNECT}"
+    ),
+    (1, None): Explanation(
+        "meta_unavailable", "A Meta está instável no momento. Tente de novo em alguns minutos."
+    ),
+    (2, None): Explanation(
+        "meta_unavailable", "A Meta está instável no momento. Tente de novo em alguns minutos."
+    ),
+    (101, None): Explanation(
+        "app_invalid", f"O aplicativo da Qualifica Leads na Meta está mal configurado. {_SUPPORT}"
+    ),
+    (10, None): Explanation(
+        "permission_denied",
+        f"A Meta não concedeu as permissões necessárias. Na janela da Meta, aceite todas as permissões. {_RECONNECT}",
+    ),
+    (200, None): Explanation(
+        "permission_denied",
+        "O acesso à conta do WhatsApp Business não foi concedido à Qualifica Leads. "
+        f"Na janela da Meta, selecione a conta e aceite as permissões. {_RECONNECT}",
+    ),
+    (4, None): Explanation(
+        "rate_limited", "A Meta limitou temporariamente as chamadas. Tente de novo em uma hora."
+    ),
+    (80007, None): Explanation(
+        "rate_limited", "A conta atingiu o limite de chamadas da Meta. Tente de novo em uma hora."
+    ),
+    (368, None): Explanation(
+        "policy_blocked",
+        "A Meta bloqueou temporariamente esta conta por violação de políticas. Verifique o Gerenciador do WhatsApp.",
+    ),
+    (131031, None): Explanation(
+        "account_locked",
+        "A conta do WhatsApp Business está bloqueada pela Meta. Verifique o Gerenciador do WhatsApp.",
+    ),
+    (131042, None): Explanation(
+        "payment_issue",
+        "Há um problema com a forma de pagamento da conta. Adicione ou corrija o pagamento no Gerenciador do WhatsApp.",
+    ),
+    (133005, None): Explanation(
+        "pin_mismatch",
+        "O número já tem uma confirmação em duas etapas com outro PIN. Informe o PIN de 6 dígitos atual do número.",
+    ),
+    (133006, None): Explanation(
+        "reverification_needed",
+        "O número precisa ser verificado de novo pela Meta. Refaça a conexão e confirme o código.",
+    ),
+    (133010, None): Explanation("number_not_registered", f"O número ainda não está registrado. {_RECONNECT}"),
+    (133015, None): Explanation(
+        "number_recently_deleted", "O número foi excluído há pouco. Aguarde 5 minutos e tente de novo."
+    ),
+    (133016, None): Explanation(
+        "registration_limit",
+        "O número atingiu o limite de 10 registros em 72 horas. Aguarde 72 horas e tente de novo.",
+    ),
+}
+
+# Codes the popup reports itself (CANCEL with error_code/error_id): reference §1.5.
+FLOW_ERRORS: dict[str, Explanation] = {
+    **dict.fromkeys(
+        ("2388098", "2494067", "1752089", "1690114"),
+        Explanation("waba_limit", "A empresa atingiu o limite de contas do WhatsApp Business na Meta."),
+    ),
+    **dict.fromkeys(
+        ("2655049", "2494028"),
+        Explanation(
+            "already_shared",
+            "Esta conta do WhatsApp Business já está conectada a outro parceiro. Desconecte-a lá e tente de novo.",
+        ),
+    ),
+    "2593072": Explanation("waba_inaccessible", "A conta do WhatsApp Business escolhida não está acessível."),
+    **dict.fromkeys(
+        ("2494158", "2593037", "2593039", "2388091", "2388093"),
+        Explanation(
+            "verification_code_limit", "Muitos pedidos de código de verificação. Aguarde algumas horas."
+        ),
+    ),
+    **dict.fromkeys(
+        ("2655095", "2655048", "3441041", "3441045"),
+        Explanation(
+            "not_business_app_number",
+            "Este número não está no aplicativo WhatsApp Business ou não pode ser usado junto com ele.",
+        ),
+    ),
+    **dict.fromkeys(
+        ("3441049", "2655094"),
+        Explanation(
+            "wait_after_disconnect", "O número foi desconectado há pouco. Aguarde 15 minutos e tente de novo."
+        ),
+    ),
+    "4563015": Explanation(
+        "update_business_app", "Atualize o aplicativo WhatsApp Business no celular e tente de novo."
+    ),
+    **dict.fromkeys(
+        ("3441033", "3441046", "1390006", "1675004", "1390008"),
+        Explanation("rate_limited", "Muitas tentativas seguidas. Aguarde alguns minutos e tente de novo."),
+    ),
+    **dict.fromkeys(
+        ("2655089", "3441040", "2388107", "2859015"),
+        Explanation(
+            "restricted", "A Meta restringiu esta conta ou número. Verifique o Gerenciador do WhatsApp."
+        ),
+    ),
+}
+
+UNKNOWN = Explanation("meta_error", f"A Meta recusou a operação. {_SUPPORT}")
+TRANSIENT = Explanation(
+    "meta_unavailable", "A Meta está instável no momento. Tente de novo em alguns minutos."
+)
+
+
+def explain_meta(error: MetaError) -> Explanation:
+    if error.code is None:
+        return TRANSIENT
+    exact = GRAPH_ERRORS.get((error.code, error.subcode))
+    if exact is not None:
+        return exact
+    if 200 <= error.code <= 299:
+        return GRAPH_ERRORS[(200, None)]
+    return GRAPH_ERRORS.get((error.code, None)) or (TRANSIENT if error.transient else UNKNOWN)
+
+
+def explain_flow_code(code: str | None) -> Explanation | None:
+    return FLOW_ERRORS.get(code or "")
+
+
+def analytics_code(error: MetaError) -> str:
+    """``error_code`` for events and metrics: Meta's numeric code as text, else our stable code."""
+    return str(error.code) if error.code is not None else explain_meta(error).code

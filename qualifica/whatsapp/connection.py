@@ -1,0 +1,140 @@
+"""Changing an existing connection: disconnecting it, and finishing one that waits for the 2FA PIN."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from qualifica import audit
+from qualifica.accounts.models import User
+from qualifica.db import utcnow
+from qualifica.meta.errors import MetaError
+from qualifica.meta.models import PhoneNumber, Waba
+from qualifica.observability.analytics import EventName, emit
+from qualifica.security.crypto import unseal
+from qualifica.whatsapp.attempts import LEASE, Attempt
+from qualifica.whatsapp.errors import InvalidPin, NoPinRequired, NotConnected, PinMismatch
+from qualifica.whatsapp.models import AttemptStatus, ConnectionStatus, WhatsAppConnection
+from qualifica.whatsapp.outcomes import Outcome, Saved, complete, fail
+from qualifica.whatsapp.pipeline import STEP_SECONDS, Failed, meta_failure
+from qualifica.whatsapp.runtime import SignupRuntime
+
+UNSUBSCRIBE_SECONDS = 5.0
+PIN = re.compile(r"^[0-9]{6}$")
+
+
+async def disconnect(
+    session: AsyncSession,
+    runtime: SignupRuntime,
+    *,
+    user: User,
+    reason: str | None,
+    ip: str | None,
+    user_agent: str | None,
+) -> WhatsAppConnection:
+    """Unsubscribe our app (best effort, recorded), wipe the token and PIN, mark the row disconnected."""
+    connection = await session.scalar(
+        select(WhatsAppConnection)
+        .where(WhatsAppConnection.organization_id == user.organization_id)
+        .with_for_update()
+    )
+    if connection is None or connection.status is ConnectionStatus.DISCONNECTED:
+        raise NotConnected
+    token = unseal(runtime.ring, connection, "access_token")
+    unsubscribe = "skipped: no token"
+    if token:
+        try:
+            await runtime.graph.unsubscribe_app(
+                connection.waba_id, token=token, deadline=time.monotonic() + UNSUBSCRIBE_SECONDS
+            )
+            unsubscribe = "ok"
+        except MetaError as error:
+            unsubscribe = f"failed: {error.code if error.code is not None else 'unreachable'}"
+    connection.access_token = connection.registration_pin = None
+    connection.status = ConnectionStatus.DISCONNECTED
+    connection.disconnected_at = utcnow()
+    connection.error_code = connection.error_message = None
+    given = (reason or "").strip()
+    await audit.record(
+        session,
+        organization_id=user.organization_id,
+        actor_user_id=user.id,
+        action="whatsapp.disconnect",
+        status="success",
+        ip_address=ip,
+        user_agent=user_agent,
+        details={"reason": given or None, "unsubscribe": unsubscribe, "waba_id": connection.waba_id},
+    )
+    await emit(
+        session,
+        EventName.DISCONNECTED,
+        organization_id=user.organization_id,
+        user_id=user.id,
+        properties={"reason": given or "unspecified"},
+    )
+    return connection
+
+
+async def submit_pin(runtime: SignupRuntime, *, user: User, pin: str) -> Outcome:
+    """Retry registration with the number's existing two-step PIN, then save the connection."""
+    if not PIN.fullmatch(pin):
+        raise InvalidPin
+    attempt = await _take_pin_attempt(runtime, user)
+    token = unseal(runtime.ring, attempt, "access_token") or ""
+    results = attempt.step_results or {}
+    phone, waba = PhoneNumber.model_validate(results["phone"]), Waba.model_validate(results["waba"])
+    try:
+        await runtime.graph.register_phone(
+            phone.id, pin, token=token, deadline=time.monotonic() + STEP_SECONDS
+        )
+    except MetaError as error:
+        if error.is_pin_mismatch:
+            await _release(runtime, attempt)
+            raise PinMismatch from None
+        if error.transient:
+            await _release(runtime, attempt)
+        else:
+            await fail(runtime, attempt.id, meta_failure(Failed.REGISTRATION, error))
+        raise meta_failure(Failed.REGISTRATION, error).error from None
+    saved = Saved(token, attempt.token_expires_at, pin, phone, waba, has_existing_number=True)
+    return await complete(runtime, attempt.id, saved)
+
+
+async def _take_pin_attempt(runtime: SignupRuntime, user: User) -> Attempt:
+    now = utcnow()
+    async with runtime.sessionmaker() as session, session.begin():
+        attempt = await session.scalar(
+            select(Attempt)
+            .where(
+                Attempt.organization_id == user.organization_id, Attempt.status == AttemptStatus.PIN_REQUIRED
+            )
+            .order_by(Attempt.created_at.desc())
+            .limit(1)
+        )
+        if attempt is None:
+            raise NoPinRequired
+        taken = await session.execute(
+            update(Attempt)
+            .where(
+                Attempt.id == attempt.id,
+                Attempt.status == AttemptStatus.PIN_REQUIRED,
+                (Attempt.lease_expires_at.is_(None)) | (Attempt.lease_expires_at < now),
+            )
+            .values(lease_owner=runtime.owner, lease_expires_at=now + LEASE)
+        )
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        raise NoPinRequired  # another PIN for this attempt is being tried right now
+    attempt.lease_owner = runtime.owner
+    return attempt
+
+
+async def _release(runtime: SignupRuntime, attempt: Attempt) -> None:
+    async with runtime.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(Attempt)
+            .where(Attempt.id == attempt.id, Attempt.lease_owner == runtime.owner)
+            .values(lease_owner=None, lease_expires_at=None)
+        )

@@ -1,0 +1,70 @@
+"""The signup and connection failures of the HTTP contract (ARCHITECTURE §4 and §10)."""
+
+from __future__ import annotations
+
+from qualifica.errors import AppError
+
+SESSION_EXPIRED_MESSAGE = "Sessão expirada. Clique para reconectar."
+META_ERROR_MESSAGE = "Não foi possível conectar. Erro: {mensagem}. Entre em contato com suporte."
+CANCELLED_MESSAGE = "Conexão cancelada. Clique para tentar novamente."
+
+
+class FeatureDisabled(AppError):
+    code, status = "feature_disabled", 403
+    message = (
+        "A conexão com o WhatsApp está sendo liberada aos poucos e ainda não está disponível para a sua "
+        "imobiliária. Fale com o seu gerente de conta."
+    )
+
+
+class AlreadyConnected(AppError):
+    code, status = "already_connected", 409
+    message = "O WhatsApp já está conectado. Desconecte antes de conectar outro número."
+
+
+class InvalidState(AppError):
+    code, status = "invalid_state", 400
+    message = "A sessão de conexão é inválida. Clique para tentar novamente."
+
+
+class SessionExpired(AppError):
+    code, status = "session_expired", 401
+    message = SESSION_EXPIRED_MESSAGE
+
+
+class StateAlreadyUsed(AppError):
+    code, status = "state_already_used", 409
+    message = "Esta sessão de conexão já foi usada. Clique para tentar novamente."
+
+
+class WabaNotGranted(AppError):
+    code, status = "waba_not_granted", 400
+    message = (
+        "A conta do WhatsApp Business escolhida não foi compartilhada com a Qualifica Leads. "
+        "Clique para tentar novamente e conceda o acesso a ela."
+    )
+
+
+class MetaFailure(AppError):
+    code, status = "meta_error", 502
+    message = META_ERROR_MESSAGE.format(mensagem="erro desconhecido")
+
+
+class NotConnected(AppError):
+    code, status = "not_connected", 404
+    message = "O WhatsApp não está conectado."
+
+
+class InvalidPin(AppError):
+    code, status = "invalid_pin", 422
+    message = "O PIN deve ter exatamente 6 dígitos."
+
+
+class PinMismatch(AppError):
+    code, status = "pin_mismatch", 409
+    message = "O PIN informado não confere com o PIN de confirmação em duas etapas do número."
+
+
+class NoPinRequired(AppError):
+    code, status = "no_pin_required", 409
+    message = "Nenhuma conexão está aguardando o PIN."

@@ -1,0 +1,216 @@
+"""How an attempt ends: saved as a connection, failed, waiting for the admin's PIN, or postponed.
+
+Each ending is one transaction that also writes the audit log and the analytics event, so they exist
+exactly when the ending does. The answer given to the browser is stored with it and replayed to a
+duplicate callback.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from qualifica import audit
+from qualifica.db import utcnow
+from qualifica.errors import AppError
+from qualifica.meta.models import PhoneNumber, Waba
+from qualifica.observability import signup_metrics
+from qualifica.observability.analytics import EventName, emit
+from qualifica.security.crypto import seal
+from qualifica.whatsapp.attempts import Attempt, LeaseLost
+from qualifica.whatsapp.models import AttemptStatus, ConnectionStatus, WhatsAppConnection
+from qualifica.whatsapp.runtime import SignupRuntime
+
+MAX_RESUMES = 6
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status_code: int
+    body: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"status_code": self.status_code, "body": self.body}
+
+    @classmethod
+    def from_json(cls, stored: dict[str, Any]) -> Outcome:
+        return cls(int(stored["status_code"]), dict(stored["body"]))
+
+
+class StepFailure(Exception):
+    """A step failed for good: ``error`` is what the browser gets, ``analytics_code`` what events record."""
+
+    def __init__(self, step: str, error: AppError, *, analytics_code: str) -> None:
+        self.step = step
+        self.error = error
+        self.analytics_code = analytics_code
+        super().__init__(f"{step}: {error.code}")
+
+
+@dataclass(frozen=True)
+class Saved:
+    token: str
+    token_expires_at: datetime | None
+    pin: str | None
+    phone: PhoneNumber
+    waba: Waba
+    has_existing_number: bool
+
+
+async def _locked_attempt(session: AsyncSession, runtime: SignupRuntime, attempt_id: uuid.UUID) -> Attempt:
+    attempt = await session.scalar(
+        select(Attempt)
+        .where(Attempt.id == attempt_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if attempt is None or attempt.lease_owner != runtime.owner:
+        raise LeaseLost
+    return attempt
+
+
+def _finish(attempt: Attempt, status: AttemptStatus, outcome: Outcome) -> None:
+    attempt.status = status
+    attempt.response = outcome.as_json()
+    attempt.finished_at = utcnow()
+    attempt.lease_owner = None
+    attempt.lease_expires_at = None
+
+
+async def complete(runtime: SignupRuntime, attempt_id: uuid.UUID, saved: Saved) -> Outcome:
+    """Upsert the organization's connection (the token re-sealed for its new row) and close the attempt."""
+    async with runtime.sessionmaker() as session, session.begin():
+        attempt = await _locked_attempt(session, runtime, attempt_id)
+        connection = await session.scalar(
+            select(WhatsAppConnection)
+            .where(WhatsAppConnection.organization_id == attempt.organization_id)
+            .with_for_update()
+        )
+        if connection is None:
+            connection = WhatsAppConnection(organization_id=attempt.organization_id)
+            session.add(connection)
+        now = utcnow()
+        phone, waba = saved.phone, saved.waba
+        connection.waba_id = waba.id
+        connection.phone_number_id = phone.id
+        connection.display_phone_number = phone.display_phone_number
+        connection.business_name = waba.business_name
+        connection.business_id = (
+            waba.owner_business_info.id if waba.owner_business_info else attempt.business_id
+        )
+        connection.verified_name = phone.verified_name
+        connection.access_token = seal(runtime.ring, connection, "access_token", saved.token)
+        connection.registration_pin = (
+            seal(runtime.ring, connection, "registration_pin", saved.pin) if saved.pin else None
+        )
+        connection.token_expires_at = saved.token_expires_at
+        connection.status = ConnectionStatus.ACTIVE
+        connection.error_code = connection.error_message = None
+        connection.connected_at, connection.disconnected_at = now, None
+        connection.has_existing_number = saved.has_existing_number
+        connection.signup_event = attempt.event
+        connection.last_attempt_id = attempt.id
+        connection.quality_rating = phone.quality_rating
+        connection.name_status = phone.name_status
+        connection.messaging_limit = phone.messaging_limit_tier
+        connection.code_verification_status = phone.code_verification_status
+        connection.platform_type = phone.platform_type
+        connection.health = {"health_status": phone.health_status, "status": phone.status}
+        connection.health_warnings = []
+        await session.flush()
+        outcome = Outcome(200, {"success": True, "connection_id": str(connection.id)})
+        _finish(attempt, AttemptStatus.COMPLETED, outcome)
+        attempt.connection_id = connection.id
+        attempt.has_existing_number = saved.has_existing_number
+        attempt.access_token = attempt.registration_pin = attempt.code = (
+            None  # they live in the connection now
+        )
+        seconds = round((now - attempt.started_at).total_seconds(), 3)
+        await audit.record(
+            session,
+            organization_id=attempt.organization_id,
+            actor_user_id=attempt.user_id,
+            action="whatsapp.connect",
+            status="success",
+            ip_address=attempt.ip_address,
+            user_agent=attempt.user_agent,
+            details={"attempt_id": str(attempt.id), "waba_id": waba.id, "phone_number_id": phone.id},
+        )
+        await emit(
+            session,
+            EventName.SIGNUP_COMPLETED,
+            organization_id=attempt.organization_id,
+            user_id=attempt.user_id,
+            properties={
+                "waba_id": waba.id,
+                "has_existing_number": saved.has_existing_number,
+                "time_to_complete_seconds": seconds,
+            },
+        )
+    signup_metrics.completed(has_existing_number=saved.has_existing_number, seconds=seconds)
+    return outcome
+
+
+async def fail(runtime: SignupRuntime, attempt_id: uuid.UUID, failure: StepFailure) -> Outcome:
+    """Close the attempt as failed and wipe the token it held: nothing half-saved, nothing kept."""
+    outcome = Outcome(failure.error.status, failure.error.body())
+    async with runtime.sessionmaker() as session, session.begin():
+        attempt = await _locked_attempt(session, runtime, attempt_id)
+        _finish(attempt, AttemptStatus.FAILED, outcome)
+        attempt.step_failed = failure.step
+        attempt.error_code = failure.error.code
+        attempt.error_message = failure.error.detail
+        attempt.access_token = attempt.registration_pin = attempt.code = None
+        await record_failure(session, attempt, failure.analytics_code, failure.error.detail, failure.step)
+    return outcome
+
+
+async def record_failure(
+    session: Any, attempt: Attempt, analytics_code: str, message: str, step: str
+) -> None:
+    await audit.record(
+        session,
+        organization_id=attempt.organization_id,
+        actor_user_id=attempt.user_id,
+        action="whatsapp.connect_failed",
+        status="failed",
+        ip_address=attempt.ip_address,
+        user_agent=attempt.user_agent,
+        details={"attempt_id": str(attempt.id), "error_code": analytics_code, "step": step},
+    )
+    await emit(
+        session,
+        EventName.SIGNUP_FAILED,
+        organization_id=attempt.organization_id,
+        user_id=attempt.user_id,
+        properties={"error_code": analytics_code, "error_message": message, "step_failed": step},
+    )
+    signup_metrics.failed(error_code=analytics_code, step=step)
+
+
+async def require_pin(runtime: SignupRuntime, attempt_id: uuid.UUID) -> Outcome:
+    """Meta said 133005: keep the token, wait for the number's existing two-step PIN."""
+    outcome = Outcome(202, {"success": False, "status": "pin_required", "attempt_id": str(attempt_id)})
+    async with runtime.sessionmaker() as session, session.begin():
+        attempt = await _locked_attempt(session, runtime, attempt_id)
+        _finish(attempt, AttemptStatus.PIN_REQUIRED, outcome)
+        attempt.finished_at = None
+        attempt.registration_pin = None  # ours was wrong; the admin's comes next
+        attempt.error_code = "pin_mismatch"
+    return outcome
+
+
+async def postpone(runtime: SignupRuntime, attempt_id: uuid.UUID) -> bool:
+    """Meta stayed unavailable: release the lease until a backoff has passed. False when out of tries."""
+    async with runtime.sessionmaker() as session, session.begin():
+        attempt = await _locked_attempt(session, runtime, attempt_id)
+        if attempt.resume_count >= MAX_RESUMES:
+            return False
+        attempt.lease_owner = None
+        attempt.lease_expires_at = utcnow() + timedelta(seconds=min(300, 5 * 2**attempt.resume_count))
+    return True

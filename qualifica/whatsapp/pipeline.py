@@ -1,0 +1,275 @@
+"""The callback pipeline: exchange → (resolve ‖ phone ‖ waba ‖ subscribe) → register → save.
+
+Three round trips to Meta on the critical path (two without registration). Each step's result is
+persisted before the next starts — the token sealed the moment it arrives — so a crash, a timeout or a
+restart resumes from the step reached. Only the first runner, in the callback request, ever exchanges the
+code: a resumed attempt without a token cannot know whether Meta already spent the code, and Meta's code
+lives 30 seconds anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn
+
+from qualifica.db import utcnow
+from qualifica.errors import AppError
+from qualifica.logging import get_logger
+from qualifica.meta.client import GraphClient
+from qualifica.meta.errors import MetaError
+from qualifica.meta.models import PhoneNumber, TokenInfo, Waba
+from qualifica.observability import signup_metrics
+from qualifica.security.crypto import seal, unseal
+from qualifica.whatsapp import attempts
+from qualifica.whatsapp.attempts import Attempt, LeaseLost
+from qualifica.whatsapp.catalogue import TRANSIENT, analytics_code, explain_meta
+from qualifica.whatsapp.errors import META_ERROR_MESSAGE, MetaFailure, SessionExpired, WabaNotGranted
+from qualifica.whatsapp.outcomes import Outcome, Saved, StepFailure, complete, fail, postpone, require_pin
+from qualifica.whatsapp.runtime import SignupRuntime
+
+log = get_logger(__name__)
+
+COEXISTENCE = "FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING"
+STEP_SECONDS = 20.0  # budget for one round of Meta calls; well inside the 30 s lease
+
+
+class Step:
+    """``embedded_signup_attempts.step``: the last thing persisted."""
+
+    CALLBACK = "callback_received"
+    EXCHANGING = "exchanging"
+    EXCHANGED = "token_exchanged"
+    LOOKED_UP = "looked_up"
+    REGISTERING = "registering"
+    REGISTERED = "registered"
+
+
+class Failed:
+    """Our pipeline steps, as reported in ``step_failed`` (ARCHITECTURE §7)."""
+
+    TOKEN_EXCHANGE = "token_exchange"  # noqa: S105 - a step name, not a token
+    WABA_LOOKUP = "waba_lookup"
+    PHONE_LOOKUP = "phone_lookup"
+    SUBSCRIPTION = "webhook_subscription"
+    REGISTRATION = "registration"
+
+
+class PinRequired(Exception):
+    pass
+
+
+class Postpone(Exception):
+    """Meta stayed unavailable past this run's budget; a worker tries again later (we hold the token)."""
+
+    def __init__(self, step: str) -> None:
+        self.step = step
+        super().__init__(step)
+
+
+def meta_failure(step: str, error: MetaError) -> StepFailure:
+    explanation = explain_meta(error)
+    if error.is_code_expired or error.is_code_used or error.is_invalid_token:
+        app_error: AppError = SessionExpired(hint=explanation.hint)
+    else:
+        app_error = MetaFailure(META_ERROR_MESSAGE.format(mensagem=error.safe_message), hint=explanation.hint)
+    return StepFailure(step, app_error, analytics_code=analytics_code(error))
+
+
+def _expiry(expires_at: int | None, expires_in: int | None = None) -> datetime | None:
+    if expires_at:
+        return datetime.fromtimestamp(expires_at, UTC)
+    if expires_in:
+        return utcnow() + timedelta(seconds=expires_in)
+    return None
+
+
+@dataclass
+class Run:
+    runtime: SignupRuntime
+    attempt: Attempt
+    first_run: bool
+    code_received_at: float | None
+
+    @property
+    def graph(self) -> GraphClient:
+        return self.runtime.graph
+
+    async def persist(self, **values: Any) -> None:
+        await attempts.write(self.runtime, self.attempt.id, **values)
+        for name, value in values.items():
+            setattr(self.attempt, name, value)
+
+    async def exchange(self) -> str:
+        if self.attempt.access_token:
+            return unseal(self.runtime.ring, self.attempt, "access_token") or ""
+        if not self.first_run:
+            # Re-exchanging could spend the code a second time at Meta; the admin starts again instead.
+            raise StepFailure(Failed.TOKEN_EXCHANGE, SessionExpired(), analytics_code="session_expired")
+        code = unseal(self.runtime.ring, self.attempt, "code") or ""
+        await self.persist(step=Step.EXCHANGING)
+        try:
+            result = await self.graph.exchange_code(
+                code,
+                redirect_uri=self.attempt.redirect_uri,
+                deadline=time.monotonic() + STEP_SECONDS,
+                code_received_at=self.code_received_at,
+            )
+        except MetaError as error:
+            raise meta_failure(Failed.TOKEN_EXCHANGE, error) from None
+        await self.persist(
+            step=Step.EXCHANGED,
+            access_token=seal(self.runtime.ring, self.attempt, "access_token", result.access_token),
+            code=None,
+            token_expires_at=_expiry(None, result.expires_in),
+        )
+        return result.access_token
+
+    async def look_up(self, token: str) -> tuple[TokenInfo, PhoneNumber, Waba]:
+        """Every call whose inputs are known runs at once; debug_token goes first only without a WABA id."""
+        done: dict[str, Any] = dict(self.attempt.step_results or {})
+        deadline = time.monotonic() + STEP_SECONDS
+        waba_id = self.attempt.waba_id
+        if waba_id is None and "token" not in done:
+            done["token"] = await self._call(Failed.WABA_LOOKUP, self._resolve(token, deadline))
+            await self.persist(step_results=done)
+        if waba_id is None:
+            granted = TokenInfo.model_validate(done["token"]).granted_waba_ids()
+            if not granted:
+                raise StepFailure(Failed.WABA_LOOKUP, WabaNotGranted(), analytics_code="waba_not_granted")
+            waba_id = granted[0]
+            await self.persist(waba_id=waba_id)
+        calls: dict[str, tuple[str, Callable[[], Awaitable[Any]]]] = {
+            "token": (Failed.WABA_LOOKUP, lambda: self._resolve(token, deadline)),
+            "phone": (Failed.PHONE_LOOKUP, lambda: self._phone(waba_id, token, deadline)),
+            "waba": (Failed.WABA_LOOKUP, lambda: self._waba(waba_id, token, deadline)),
+            "subscribed": (Failed.SUBSCRIPTION, lambda: self._subscribe(waba_id, token, deadline)),
+        }
+        pending = {name: call for name, call in calls.items() if name not in done}
+        results = await asyncio.gather(*(call() for _, call in pending.values()), return_exceptions=True)
+        failures: list[tuple[str, BaseException]] = []
+        for (name, (step, _)), result in zip(pending.items(), results, strict=True):
+            if isinstance(result, BaseException):
+                failures.append((step, result))
+            else:
+                done[name] = result
+        await self.persist(step_results=done, **({} if failures else {"step": Step.LOOKED_UP}))
+        for step, error in failures:
+            self._raise(step, error)
+        info = TokenInfo.model_validate(done["token"])
+        if not info.is_valid:
+            raise StepFailure(Failed.WABA_LOOKUP, SessionExpired(), analytics_code="190")
+        if waba_id not in info.granted_waba_ids():
+            raise StepFailure(Failed.WABA_LOOKUP, WabaNotGranted(), analytics_code="waba_not_granted")
+        if done["phone"] is None:
+            error = MetaFailure(META_ERROR_MESSAGE.format(mensagem="nenhum número de telefone na conta"))
+            raise StepFailure(Failed.PHONE_LOOKUP, error, analytics_code="phone_not_found")
+        if self.attempt.token_expires_at is None and info.expires_at:
+            await self.persist(token_expires_at=_expiry(info.expires_at))
+        return info, PhoneNumber.model_validate(done["phone"]), Waba.model_validate(done["waba"])
+
+    async def _resolve(self, token: str, deadline: float) -> dict[str, Any]:
+        info: TokenInfo = await self.graph.debug_token(token, deadline=deadline)
+        return info.model_dump(mode="json")
+
+    async def _phone(self, waba_id: str, token: str, deadline: float) -> dict[str, Any] | None:
+        if self.attempt.phone_number_id:
+            phone = await self.graph.get_phone_number(
+                self.attempt.phone_number_id, token=token, deadline=deadline
+            )
+            return dict(phone.model_dump(mode="json"))
+        numbers: list[PhoneNumber] = await self.graph.list_phone_numbers(
+            waba_id, token=token, deadline=deadline
+        )
+        if self.attempt.event == COEXISTENCE:
+            numbers.sort(key=lambda number: not number.is_on_biz_app)
+        return numbers[0].model_dump(mode="json") if numbers else None
+
+    async def _waba(self, waba_id: str, token: str, deadline: float) -> dict[str, Any]:
+        waba: Waba = await self.graph.get_waba(waba_id, token=token, deadline=deadline)
+        return waba.model_dump(mode="json")
+
+    async def _subscribe(self, waba_id: str, token: str, deadline: float) -> bool:
+        await self.graph.subscribe_app(waba_id, token=token, deadline=deadline)
+        return True
+
+    async def _call(self, step: str, coroutine: Awaitable[Any]) -> Any:
+        try:
+            return await coroutine
+        except MetaError as error:
+            self._raise(step, error)
+
+    @staticmethod
+    def _raise(step: str, error: BaseException) -> NoReturn:
+        if isinstance(error, MetaError):
+            if error.transient:
+                raise Postpone(step) from None
+            raise meta_failure(step, error) from None
+        raise error
+
+    async def register(self, token: str, phone: PhoneNumber) -> tuple[str | None, bool]:
+        """Register a new number with a PIN we generate; returns (PIN, has_existing_number)."""
+        if self.attempt.event == COEXISTENCE or not phone.needs_registration:
+            return None, True
+        pin = unseal(self.runtime.ring, self.attempt, "registration_pin")
+        if self.attempt.step in (Step.REGISTERING, Step.REGISTERED) and pin:
+            # Resumed mid-registration: ask Meta whether it went through instead of registering twice.
+            deadline = time.monotonic() + STEP_SECONDS
+            current = await self._call(
+                Failed.REGISTRATION, self.graph.get_phone_number(phone.id, token=token, deadline=deadline)
+            )
+            if not current.needs_registration:
+                return pin, False
+        if pin is None:
+            pin = f"{secrets.randbelow(1_000_000):06d}"
+            await self.persist(
+                registration_pin=seal(self.runtime.ring, self.attempt, "registration_pin", pin)
+            )
+        await self.persist(step=Step.REGISTERING)
+        try:
+            await self.graph.register_phone(
+                phone.id, pin, token=token, deadline=time.monotonic() + STEP_SECONDS
+            )
+        except MetaError as error:
+            if error.is_pin_mismatch:
+                raise PinRequired from None
+            self._raise(Failed.REGISTRATION, error)
+        await self.persist(step=Step.REGISTERED)
+        return pin, False
+
+
+async def run_attempt(
+    runtime: SignupRuntime, attempt_id: uuid.UUID, *, first_run: bool, code_received_at: float | None = None
+) -> Outcome | None:
+    """Drive an attempt (whose lease this runtime holds) to its end; None when postponed or lease lost."""
+    run = Run(runtime, await attempts.load(runtime, attempt_id), first_run, code_received_at)
+    try:
+        token = await run.exchange()
+        _, phone, waba = await run.look_up(token)
+        pin, has_existing_number = await run.register(token, phone)
+        saved = Saved(token, run.attempt.token_expires_at, pin, phone, waba, has_existing_number)
+        return await complete(runtime, attempt_id, saved)
+    except StepFailure as failure:
+        log.info(
+            "signup_failed", attempt_id=str(attempt_id), step=failure.step, error_code=failure.analytics_code
+        )
+        return await fail(runtime, attempt_id, failure)
+    except PinRequired:
+        return await require_pin(runtime, attempt_id)
+    except Postpone as postponed:
+        if await postpone(runtime, attempt_id):
+            log.info("signup_postponed", attempt_id=str(attempt_id), step=postponed.step)
+            return None
+        signup_metrics.unprocessed()
+        error = MetaFailure(META_ERROR_MESSAGE.format(mensagem="a Meta não respondeu"), hint=TRANSIENT.hint)
+        return await fail(
+            runtime, attempt_id, StepFailure(postponed.step, error, analytics_code=TRANSIENT.code)
+        )
+    except LeaseLost:
+        log.warning("signup_lease_lost", attempt_id=str(attempt_id))
+        return None

@@ -1,0 +1,104 @@
+"""Request and response bodies of the WhatsApp connection API (ARCHITECTURE §4)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+MetaId = str  # Meta ids are decimal strings; kept as text, never as numbers
+Id = Field(default=None, max_length=64, pattern=r"^[0-9]{1,64}$")
+
+
+class StartResponse(BaseModel):
+    state: str
+    attempt_id: str
+    app_id: str
+    config_id: str
+    graph_api_version: str
+    sdk_url: str
+    extras: dict[str, Any]
+    message_origins: list[str]
+    dialog_url: str
+    redirect_uri: str
+
+
+class CallbackRequest(BaseModel):
+    code: str = Field(min_length=1, max_length=2048)
+    state: str = Field(min_length=1, max_length=1024)
+    event: str | None = Field(default=None, max_length=64, pattern=r"^[A-Z_]{1,64}$")
+    waba_id: MetaId | None = Id
+    phone_number_id: MetaId | None = Id
+    business_id: MetaId | None = Id
+
+
+class CallbackDone(BaseModel):
+    success: Literal[True] = True
+    connection_id: str
+
+
+class CallbackPending(BaseModel):
+    success: Literal[False] = False
+    status: Literal["processing", "pin_required"]
+    attempt_id: str
+
+
+class CancelRequest(BaseModel):
+    state: str = Field(min_length=1, max_length=1024)
+    step: str | None = Field(default=None, max_length=64)
+
+
+class ErrorReport(BaseModel):
+    state: str = Field(min_length=1, max_length=1024)
+    step: str | None = Field(default=None, max_length=64)
+    error_code: str | int | None = Field(default=None)
+    error_id: str | int | None = Field(default=None)  # the name Meta used before Mar 2026
+    error_message: str | None = Field(default=None, max_length=2000)
+    session_id: str | None = Field(default=None, max_length=128)
+
+
+class DisconnectRequest(BaseModel):
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class PinRequest(BaseModel):
+    pin: str = Field(max_length=32)
+
+
+class ConnectionOut(BaseModel):
+    id: str
+    waba_id: str
+    phone_number_id: str
+    display_phone_number: str | None
+    business_name: str | None
+    business_id: str | None
+    verified_name: str | None
+    status: str
+    connected_at: datetime | None
+    disconnected_at: datetime | None
+    token_expires_at: datetime | None
+    has_existing_number: bool | None
+    quality_rating: str | None
+    name_status: str | None
+    messaging_limit: str | None
+    health_warnings: list[Any]
+    last_health_check_at: datetime | None
+
+
+class ErrorOut(BaseModel):
+    code: str
+    message: str
+    hint: str | None = None
+
+
+class StatusResponse(BaseModel):
+    status: Literal["not_connected", "connecting", "pin_required", "active", "disconnected", "error"]
+    connection: ConnectionOut | None
+    error: ErrorOut | None
+    attempt_id: str | None = None
+    step: str | None = None
+
+
+class DisconnectResponse(BaseModel):
+    status: Literal["disconnected"] = "disconnected"

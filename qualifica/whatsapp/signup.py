@@ -1,0 +1,237 @@
+"""Starting, finishing, cancelling and failing an Embedded Signup attempt (the browser-facing rules)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from qualifica.accounts.models import User
+from qualifica.db import utcnow
+from qualifica.errors import Forbidden
+from qualifica.flags import WHATSAPP_EMBEDDED_SIGNUP, flag_enabled
+from qualifica.observability import signup_metrics
+from qualifica.observability.analytics import EventName, emit
+from qualifica.security.crypto import seal
+from qualifica.security.state import SignupState, StateExpired, StateInvalid
+from qualifica.whatsapp import attempts
+from qualifica.whatsapp.attempts import LEASE, Attempt
+from qualifica.whatsapp.errors import (
+    AlreadyConnected,
+    FeatureDisabled,
+    InvalidState,
+    SessionExpired,
+    StateAlreadyUsed,
+)
+from qualifica.whatsapp.models import AttemptStatus, ConnectionStatus, WhatsAppConnection
+from qualifica.whatsapp.outcomes import Outcome, record_failure
+from qualifica.whatsapp.pipeline import Step, run_attempt
+from qualifica.whatsapp.runtime import SignupRuntime
+from qualifica.whatsapp.schemas import CallbackRequest, ErrorReport
+
+POLL_SECONDS = 0.05
+# Meta's current_step → our popup step (ARCHITECTURE §10). Anything else: the raw value lower-cased.
+POPUP_STEPS = {
+    "BUSINESS_ACCOUNT_SELECTION": "business",
+    "WABA_PHONE_PROFILE_PICKER": "waba",
+    "WHATSAPP_BUSINESS_PROFILE_SETUP": "waba",
+    "PHONE_NUMBER_SETUP": "phone",
+    "PHONE_NUMBER_VERIFICATION": "phone",
+    "PERMISSIONS": "permissions",
+}
+OUR_STEPS = {"login", "business", "waba", "phone", "permissions", "payment"}
+
+
+def popup_step(current_step: str | None) -> str:
+    if not current_step:
+        return "login"
+    if current_step in OUR_STEPS:
+        return current_step
+    return POPUP_STEPS.get(current_step, current_step.strip().lower()[:32] or "login")
+
+
+def processing(attempt_id: uuid.UUID) -> Outcome:
+    return Outcome(202, {"success": False, "status": "processing", "attempt_id": str(attempt_id)})
+
+
+async def signup_enabled(session: AsyncSession, runtime: SignupRuntime, organization_id: uuid.UUID) -> bool:
+    default = not runtime.settings.is_production
+    return await flag_enabled(
+        session, WHATSAPP_EMBEDDED_SIGNUP, organization_id=organization_id, default=default
+    )
+
+
+async def active_connection(session: AsyncSession, organization_id: uuid.UUID) -> WhatsAppConnection | None:
+    return await session.scalar(
+        select(WhatsAppConnection).where(
+            WhatsAppConnection.organization_id == organization_id,
+            WhatsAppConnection.status == ConnectionStatus.ACTIVE,
+        )
+    )
+
+
+async def start(
+    session: AsyncSession, runtime: SignupRuntime, *, user: User, ip: str | None, user_agent: str | None
+) -> tuple[Attempt, str]:
+    if not await signup_enabled(session, runtime, user.organization_id):
+        raise FeatureDisabled
+    if await active_connection(session, user.organization_id) is not None:
+        raise AlreadyConnected
+    attempt = Attempt(
+        id=uuid.uuid4(),
+        organization_id=user.organization_id,
+        user_id=user.id,
+        status=AttemptStatus.STARTED,
+        step="started",
+        started_at=utcnow(),
+        ip_address=ip,
+        user_agent=(user_agent or "")[:512] or None,
+    )
+    session.add(attempt)
+    await session.flush()
+    await emit(session, EventName.SIGNUP_STARTED, organization_id=user.organization_id, user_id=user.id)
+    signup_metrics.started()
+    return attempt, runtime.signer.sign(SignupState(attempt.id, user.organization_id, user.id))
+
+
+def verify_state(runtime: SignupRuntime, token: str, user: User) -> SignupState:
+    try:
+        state = runtime.signer.verify(token)
+    except StateExpired:
+        raise SessionExpired from None
+    except StateInvalid:
+        raise InvalidState from None
+    if state.organization_id != user.organization_id or state.user_id != user.id:
+        raise Forbidden
+    return state
+
+
+async def _attempt_of(session: AsyncSession, state: SignupState) -> Attempt:
+    attempt = await session.get(Attempt, state.attempt_id)
+    if attempt is None or attempt.organization_id != state.organization_id:
+        raise InvalidState
+    return attempt
+
+
+@dataclass(frozen=True)
+class CallbackInput:
+    body: CallbackRequest
+    redirect_uri: str | None
+    received_at: float  # monotonic, when the request arrived: the deadline and the code's 30 s count from it
+
+
+async def finish(runtime: SignupRuntime, *, user: User, data: CallbackInput) -> Outcome:
+    """Run (or join) the pipeline for this state; answer within the deadline or say it is processing."""
+    state = verify_state(runtime, data.body.state, user)
+    async with runtime.sessionmaker() as session:
+        attempt = await _attempt_of(session, state)
+        if not await signup_enabled(session, runtime, user.organization_id):
+            raise FeatureDisabled
+        connected = attempt.code_digest is None and await active_connection(session, user.organization_id)
+    if connected:
+        raise AlreadyConnected
+    digest = hashlib.sha256(data.body.code.encode()).hexdigest()
+    deadline = data.received_at + runtime.settings.callback_deadline_seconds
+    if await _claim_state(runtime, attempt, digest, data):
+        task = asyncio.create_task(
+            run_attempt(runtime, attempt.id, first_run=True, code_received_at=data.received_at)
+        )
+        runtime.keep(task)
+        try:
+            outcome = await asyncio.wait_for(
+                asyncio.shield(task), timeout=max(0.0, deadline - time.monotonic())
+            )
+        except TimeoutError:
+            return processing(attempt.id)
+        return outcome or processing(attempt.id)
+    current = await attempts.load(runtime, attempt.id)
+    if current.code_digest != digest:
+        raise StateAlreadyUsed
+    return await _await_outcome(runtime, attempt.id, deadline)
+
+
+async def _claim_state(runtime: SignupRuntime, attempt: Attempt, digest: str, data: CallbackInput) -> bool:
+    """Consume the state exactly once: the winner stores the sealed code and takes the pipeline's lease."""
+    body, now = data.body, utcnow()
+    values = {
+        "status": AttemptStatus.PROCESSING,
+        "step": Step.CALLBACK,
+        "code_digest": digest,
+        "code": seal(runtime.ring, attempt, "code", body.code),
+        "redirect_uri": data.redirect_uri,
+        "event": body.event,
+        "waba_id": body.waba_id,
+        "phone_number_id": body.phone_number_id,
+        "business_id": body.business_id,
+        "state_consumed_at": now,
+        "lease_owner": runtime.owner,
+        "lease_expires_at": now + LEASE,
+        "updated_at": now,
+    }
+    async with runtime.sessionmaker() as session, session.begin():
+        result = await session.execute(
+            update(Attempt)
+            .where(
+                Attempt.id == attempt.id,
+                Attempt.status == AttemptStatus.STARTED,
+                Attempt.code_digest.is_(None),
+            )
+            .values(**values)
+        )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def _await_outcome(runtime: SignupRuntime, attempt_id: uuid.UUID, deadline: float) -> Outcome:
+    """A retried callback (same state, same code) gets the first one's answer once there is one."""
+    while True:
+        attempt = await attempts.load(runtime, attempt_id)
+        if attempt.response is not None:
+            return Outcome.from_json(attempt.response)
+        if attempt.status not in (AttemptStatus.PROCESSING, AttemptStatus.STARTED):
+            raise StateAlreadyUsed
+        if time.monotonic() >= deadline:
+            return processing(attempt_id)
+        await asyncio.sleep(POLL_SECONDS)
+
+
+async def cancel(
+    session: AsyncSession, runtime: SignupRuntime, *, user: User, state_token: str, step: str | None
+) -> None:
+    attempt = await _attempt_of(session, verify_state(runtime, state_token, user))
+    if attempt.status is not AttemptStatus.STARTED:
+        return  # already settled: a second report of the same end changes nothing
+    step_cancelled = popup_step(step)
+    attempt.status = AttemptStatus.CANCELLED
+    attempt.step_cancelled = step_cancelled
+    attempt.state_consumed_at = attempt.finished_at = utcnow()
+    await emit(
+        session,
+        EventName.SIGNUP_CANCELLED,
+        organization_id=attempt.organization_id,
+        user_id=attempt.user_id,
+        properties={"step_cancelled": step_cancelled},
+    )
+    signup_metrics.cancelled(step=step_cancelled)
+
+
+async def report_error(
+    session: AsyncSession, runtime: SignupRuntime, *, user: User, report: ErrorReport
+) -> None:
+    """The popup showed the admin an error (CANCEL with error_message/error_code|error_id)."""
+    attempt = await _attempt_of(session, verify_state(runtime, report.state, user))
+    if attempt.status is not AttemptStatus.STARTED:
+        return
+    code = report.error_code if report.error_code not in (None, "") else report.error_id
+    error_code = str(code) if code not in (None, "") else "unknown"
+    message = (report.error_message or "Erro informado pela Meta durante a conexão.").strip()[:2000]
+    step = popup_step(report.step)
+    attempt.status = AttemptStatus.FAILED
+    attempt.error_code, attempt.error_message, attempt.step_failed = error_code, message, step
+    attempt.meta_session_id = report.session_id
+    attempt.state_consumed_at = attempt.finished_at = utcnow()
+    await record_failure(session, attempt, error_code, message, step)
