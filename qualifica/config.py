@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     meta_webhook_verify_token: SecretStr = SecretStr("")
     segment_write_key: SecretStr | None = None
     callback_deadline_seconds: float = Field(default=2.5, gt=0, le=25)
+    # Beyond ARCHITECTURE §8: how often the connection health job checks every active connection.
+    health_check_interval_seconds: int = Field(default=86400, ge=60)
 
     @model_validator(mode="before")
     @classmethod

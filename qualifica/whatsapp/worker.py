@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from sqlalchemy import update
@@ -56,14 +57,22 @@ async def expire_abandoned(runtime: SignupRuntime, *, now: datetime | None = Non
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+Job = Callable[[SignupRuntime], Awaitable[int]]
+# Every round runs each job once; a job takes what is due, with a lease, and returns how much it did.
+JOBS: list[tuple[str, Job]] = [
+    ("signup.resume", resume_due),
+    ("signup.expire", expire_abandoned),
+]
+
+
 async def run_worker(runtime: SignupRuntime, stop: asyncio.Event, *, interval: float = 1.0) -> None:
     log.info("worker_started", owner=runtime.owner)
     while not stop.is_set():
-        try:
-            await resume_due(runtime)
-            await expire_abandoned(runtime)
-        except Exception as error:  # a bad round must not stop the loop; the next one retries
-            log.error("worker_round_failed", error_type=type(error).__name__, exc_info=error)
+        for name, job in JOBS:
+            try:
+                await job(runtime)
+            except Exception as error:  # one failing job must not stop the others; the next round retries
+                log.error("worker_job_failed", job=name, error_type=type(error).__name__, exc_info=error)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
     log.info("worker_stopped", owner=runtime.owner)
