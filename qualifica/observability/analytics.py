@@ -1,18 +1,22 @@
 """The analytics catalogue: six events with exact names and typed properties, stored in ``analytics_events``.
 
-An event whose properties do not match its schema raises ``InvalidEvent`` — a bug, caught by tests.
+An event whose properties do not match its schema raises ``InvalidEvent`` — a bug, caught by tests. Free
+text (Meta's error message) is scrubbed of anything shaped like a secret before it is stored, because the
+stored properties are delivered as they are to Segment (``observability.delivery``).
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica.db import utcnow
+from qualifica.logging import REDACTED, scrub_text
 from qualifica.observability.models import AnalyticsEvent
 
 
@@ -25,6 +29,18 @@ class EventName(StrEnum):
     DISCONNECTED = "WhatsApp Disconnected"
 
 
+# Meta user and business access tokens ("EAA..."), in case one ever reaches a message we record.
+_META_TOKEN = re.compile(r"\bEAA[A-Za-z0-9]{16,}")
+
+
+def _scrubbed(text: str) -> str:
+    return _META_TOKEN.sub(REDACTED, scrub_text(text))
+
+
+Label = Annotated[str, StringConstraints(min_length=1)]
+FreeText = Annotated[str, AfterValidator(_scrubbed)]
+
+
 class _Properties(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -34,23 +50,23 @@ class NoProperties(_Properties):
 
 
 class CompletedProperties(_Properties):
-    waba_id: str
+    waba_id: Label
     has_existing_number: bool
     time_to_complete_seconds: float
 
 
 class FailedProperties(_Properties):
-    error_code: str
-    error_message: str
-    step_failed: str
+    error_code: Label  # always text: Meta's numeric codes as "133005", our stable codes as "invalid_state"
+    error_message: FreeText
+    step_failed: Label
 
 
 class CancelledProperties(_Properties):
-    step_cancelled: str
+    step_cancelled: Label
 
 
 class DisconnectedProperties(_Properties):
-    reason: str
+    reason: Annotated[FreeText, StringConstraints(min_length=1)]  # the reason given, or "unspecified"
 
 
 SCHEMAS: dict[EventName, type[_Properties]] = {

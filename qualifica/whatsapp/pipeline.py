@@ -158,14 +158,18 @@ class Run:
                 failures.append((step, result))
             else:
                 done[name] = result
-        await self.persist(step_results=done, **({} if failures else {"step": Step.LOOKED_UP}))
+        if pending:  # a resumed run past this step must not move ``step`` back
+            await self.persist(step_results=done, **({} if failures else {"step": Step.LOOKED_UP}))
+        if "token" in done:
+            # Checked before the other calls' failures: a WABA we were not granted fails them all anyway.
+            info = TokenInfo.model_validate(done["token"])
+            if not info.is_valid:
+                raise StepFailure(Failed.WABA_LOOKUP, SessionExpired(), analytics_code="190")
+            if waba_id not in info.granted_waba_ids():
+                raise StepFailure(Failed.WABA_LOOKUP, WabaNotGranted(), analytics_code="waba_not_granted")
         for step, error in failures:
             self._raise(step, error)
         info = TokenInfo.model_validate(done["token"])
-        if not info.is_valid:
-            raise StepFailure(Failed.WABA_LOOKUP, SessionExpired(), analytics_code="190")
-        if waba_id not in info.granted_waba_ids():
-            raise StepFailure(Failed.WABA_LOOKUP, WabaNotGranted(), analytics_code="waba_not_granted")
         if done["phone"] is None:
             error = MetaFailure(META_ERROR_MESSAGE.format(mensagem="nenhum número de telefone na conta"))
             raise StepFailure(Failed.PHONE_LOOKUP, error, analytics_code="phone_not_found")

@@ -16,9 +16,12 @@ from sqlalchemy import update
 from qualifica.db import utcnow
 from qualifica.logging import get_logger
 from qualifica.observability import signup_metrics
+from qualifica.observability.delivery import deliver_analytics
 from qualifica.security.state import STATE_MAX_AGE_SECONDS
+from qualifica.webhooks.processing import process_webhooks
 from qualifica.whatsapp import attempts
 from qualifica.whatsapp.attempts import Attempt
+from qualifica.whatsapp.health import run_due_health_checks
 from qualifica.whatsapp.models import AttemptStatus
 from qualifica.whatsapp.pipeline import run_attempt
 from qualifica.whatsapp.runtime import SignupRuntime
@@ -62,6 +65,9 @@ Job = Callable[[SignupRuntime], Awaitable[int]]
 JOBS: list[tuple[str, Job]] = [
     ("signup.resume", resume_due),
     ("signup.expire", expire_abandoned),
+    ("analytics.deliver", deliver_analytics),
+    ("webhook.process", process_webhooks),
+    ("connection.health_check", run_due_health_checks),
 ]
 
 

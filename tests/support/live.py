@@ -18,7 +18,9 @@ def serve_in_thread(app: ASGIApp, *, health_path: str | None = "/healthz") -> It
 
     Waits until the server listens (and ``health_path`` answers 200, when given); stops it on exit.
     """
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="on"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="live-server", daemon=True)
     thread.start()
@@ -39,3 +41,13 @@ def serve_in_thread(app: ASGIApp, *, health_path: str | None = "/healthz") -> It
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def free_port() -> int:
+    """A port free right now, for a server started in another process."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
