@@ -14,7 +14,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
@@ -43,11 +43,8 @@ class Step:
     """``embedded_signup_attempts.step``: the last thing persisted."""
 
     CALLBACK = "callback_received"
-    EXCHANGING = "exchanging"
     EXCHANGED = "token_exchanged"
-    LOOKED_UP = "looked_up"
     REGISTERING = "registering"
-    REGISTERED = "registered"
 
 
 class Failed:
@@ -95,6 +92,7 @@ class Run:
     attempt: Attempt
     first_run: bool
     code_received_at: float | None
+    lookups: dict[str, Any] = field(default_factory=dict)
 
     @property
     def graph(self) -> GraphClient:
@@ -112,7 +110,6 @@ class Run:
             # Re-exchanging could spend the code a second time at Meta; the admin starts again instead.
             raise StepFailure(Failed.TOKEN_EXCHANGE, SessionExpired(), analytics_code="session_expired")
         code = unseal(self.runtime.ring, self.attempt, "code") or ""
-        await self.persist(step=Step.EXCHANGING)
         try:
             result = await self.graph.exchange_code(
                 code,
@@ -135,15 +132,14 @@ class Run:
         done: dict[str, Any] = dict(self.attempt.step_results or {})
         deadline = time.monotonic() + STEP_SECONDS
         waba_id = self.attempt.waba_id
-        if waba_id is None and "token" not in done:
-            done["token"] = await self._call(Failed.WABA_LOOKUP, self._resolve(token, deadline))
-            await self.persist(step_results=done)
         if waba_id is None:
+            if "token" not in done:
+                done["token"] = await self._call(Failed.WABA_LOOKUP, self._resolve(token, deadline))
             granted = TokenInfo.model_validate(done["token"]).granted_waba_ids()
             if not granted:
                 raise StepFailure(Failed.WABA_LOOKUP, WabaNotGranted(), analytics_code="waba_not_granted")
             waba_id = granted[0]
-            await self.persist(waba_id=waba_id)
+            await self.persist(step_results=done, waba_id=waba_id)
         calls: dict[str, tuple[str, Callable[[], Awaitable[Any]]]] = {
             "token": (Failed.WABA_LOOKUP, lambda: self._resolve(token, deadline)),
             "phone": (Failed.PHONE_LOOKUP, lambda: self._phone(waba_id, token, deadline)),
@@ -158,8 +154,9 @@ class Run:
                 failures.append((step, result))
             else:
                 done[name] = result
-        if pending:  # a resumed run past this step must not move ``step`` back
-            await self.persist(step_results=done, **({} if failures else {"step": Step.LOOKED_UP}))
+        if failures:  # keep what succeeded for the next run; success is saved with the next step
+            await self.persist(step_results=done)
+        self.lookups = done
         if "token" in done:
             # Checked before the other calls' failures: a WABA we were not granted fails them all anyway.
             info = TokenInfo.model_validate(done["token"])
@@ -221,7 +218,7 @@ class Run:
         if self.attempt.event == COEXISTENCE or not phone.needs_registration:
             return None, True
         pin = unseal(self.runtime.ring, self.attempt, "registration_pin")
-        if self.attempt.step in (Step.REGISTERING, Step.REGISTERED) and pin:
+        if self.attempt.step == Step.REGISTERING and pin:
             # Resumed mid-registration: ask Meta whether it went through instead of registering twice.
             deadline = time.monotonic() + STEP_SECONDS
             current = await self._call(
@@ -229,12 +226,13 @@ class Run:
             )
             if not current.needs_registration:
                 return pin, False
+        # One write before Meta's register: the lookups, the PIN (Meta keeps it as the number's 2FA PIN) and
+        # the marker that tells a resumed run to ask Meta first.
+        values: dict[str, Any] = {"step": Step.REGISTERING, "step_results": self.lookups}
         if pin is None:
             pin = f"{secrets.randbelow(1_000_000):06d}"
-            await self.persist(
-                registration_pin=seal(self.runtime.ring, self.attempt, "registration_pin", pin)
-            )
-        await self.persist(step=Step.REGISTERING)
+            values["registration_pin"] = seal(self.runtime.ring, self.attempt, "registration_pin", pin)
+        await self.persist(**values)
         try:
             await self.graph.register_phone(
                 phone.id, pin, token=token, deadline=time.monotonic() + STEP_SECONDS
@@ -243,15 +241,23 @@ class Run:
             if error.is_pin_mismatch:
                 raise PinRequired from None
             self._raise(Failed.REGISTRATION, error)
-        await self.persist(step=Step.REGISTERED)
         return pin, False
 
 
 async def run_attempt(
-    runtime: SignupRuntime, attempt_id: uuid.UUID, *, first_run: bool, code_received_at: float | None = None
+    runtime: SignupRuntime,
+    attempt_id: uuid.UUID,
+    *,
+    first_run: bool,
+    code_received_at: float | None = None,
+    claimed: Attempt | None = None,
 ) -> Outcome | None:
-    """Drive an attempt (whose lease this runtime holds) to its end; None when postponed or lease lost."""
-    run = Run(runtime, await attempts.load(runtime, attempt_id), first_run, code_received_at)
+    """Drive an attempt (whose lease this runtime holds) to its end; None when postponed or lease lost.
+
+    ``claimed`` is the attempt as the callback just claimed it, saving a read on the critical path.
+    """
+    attempt = claimed if claimed is not None else await attempts.load(runtime, attempt_id)
+    run = Run(runtime, attempt, first_run, code_received_at)
     try:
         token = await run.exchange()
         _, phone, waba = await run.look_up(token)

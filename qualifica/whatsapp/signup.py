@@ -139,7 +139,9 @@ async def finish(runtime: SignupRuntime, *, user: User, data: CallbackInput) -> 
     deadline = data.received_at + runtime.settings.callback_deadline_seconds
     if await _claim_state(runtime, attempt, digest, data):
         task = asyncio.create_task(
-            run_attempt(runtime, attempt.id, first_run=True, code_received_at=data.received_at)
+            run_attempt(
+                runtime, attempt.id, first_run=True, code_received_at=data.received_at, claimed=attempt
+            )
         )
         runtime.keep(task)
         try:
@@ -156,7 +158,10 @@ async def finish(runtime: SignupRuntime, *, user: User, data: CallbackInput) -> 
 
 
 async def _claim_state(runtime: SignupRuntime, attempt: Attempt, digest: str, data: CallbackInput) -> bool:
-    """Consume the state exactly once: the winner stores the sealed code and takes the pipeline's lease."""
+    """Consume the state exactly once: the winner stores the sealed code and takes the pipeline's lease.
+
+    On success ``attempt`` (detached) carries the claimed values, so the pipeline need not read it again.
+    """
     body, now = data.body, utcnow()
     values = {
         "status": AttemptStatus.PROCESSING,
@@ -183,7 +188,11 @@ async def _claim_state(runtime: SignupRuntime, attempt: Attempt, digest: str, da
             )
             .values(**values)
         )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    for name, value in values.items():
+        setattr(attempt, name, value)
+    return True
 
 
 async def _await_outcome(runtime: SignupRuntime, attempt_id: uuid.UUID, deadline: float) -> Outcome:
