@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 
-.PHONY: run test lint types migration help
+.PHONY: run test lint types migration alerts help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/'
@@ -28,3 +28,6 @@ types: $(STAMP) ## mypy --strict
 
 migration: $(STAMP) ## new Alembic revision from the models: make migration m="what changed"
 	$(BIN)/alembic revision --autogenerate -m "$(m)"
+
+alerts: ## promtool: check and unit-test ops/prometheus/alerts.yml (make test runs them too)
+	promtool check rules ops/prometheus/alerts.yml && cd ops/prometheus && promtool test rules alerts.test.yml

@@ -104,8 +104,8 @@ def main() -> None:
     args = parser.parse_args()
     critical = 3 * args.latency
     print(
-        f"cores={os.cpu_count()} database={args.database} profile={args.profile} latency={args.latency * 1000:.0f}ms "
-        f"signups={args.signups} concurrency={args.concurrency}"
+        f"cores={os.cpu_count()} database={args.database} profile={args.profile} "
+        f"latency={args.latency * 1000:.0f}ms signups={args.signups} concurrency={args.concurrency}"
     )
     print(
         f"{'run':>3} {'ok':>4} {'failed':>6} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'p95/critical':>12}"
@@ -116,8 +116,8 @@ def main() -> None:
             row = asyncio.run(measure(s, args))
         rows.append(row)
         print(
-            f"{index + 1:>3} {row['ok']:>4.0f} {row['failed']:>6.0f} {row['p50'] * 1000:>7.0f} {row['p95'] * 1000:>7.0f} "
-            f"{row['p99'] * 1000:>7.0f} {row['p95'] / critical:>12.2f}"
+            f"{index + 1:>3} {row['ok']:>4.0f} {row['failed']:>6.0f} {row['p50'] * 1000:>7.0f} "
+            f"{row['p95'] * 1000:>7.0f} {row['p99'] * 1000:>7.0f} {row['p95'] / critical:>12.2f}"
         )
     p50 = statistics.median(r["p50"] for r in rows)
     p95 = statistics.median(r["p95"] for r in rows)

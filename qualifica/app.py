@@ -21,11 +21,16 @@ from qualifica.error_handlers import install_error_handlers
 from qualifica.logging import configure_logging
 from qualifica.meta.client import GraphClient
 from qualifica.middleware import BodyLimit, SecurityHeaders
+from qualifica.observability import exposition
+from qualifica.ops import web as ops_web
 from qualifica.pages import STATIC_DIR
 from qualifica.security.crypto import KeyRing
 from qualifica.security.sessions import SessionCodec
 from qualifica.security.state import StateSigner
+from qualifica.webhooks import api as webhooks_api
 from qualifica.whatsapp import api as whatsapp_api
+from qualifica.whatsapp import health_api
+from qualifica.whatsapp import pages as whatsapp_pages
 from qualifica.whatsapp.runtime import SignupRuntime
 from qualifica.whatsapp.worker import run_worker
 
@@ -86,7 +91,12 @@ def create_app(
     app.include_router(accounts_web.pages)
     app.include_router(accounts_api.router)
     app.include_router(home.router)
+    app.include_router(whatsapp_pages.router)
     app.include_router(whatsapp_api.router)
+    app.include_router(exposition.router)
+    app.include_router(ops_web.router)
+    app.include_router(webhooks_api.router)
+    app.include_router(health_api.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     if settings.sandbox:
         from qualifica.meta.sandbox import create_sandbox_app

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from qualifica.config import InsecureSettingsError, Settings
 from qualifica.errors import AppError
+from qualifica.flag_cli import flag_app
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,9 +28,12 @@ app = typer.Typer(
 org_app = typer.Typer(help="Organizações (imobiliárias).", no_args_is_help=True)
 user_app = typer.Typer(help="Usuários.", no_args_is_help=True)
 keys_app = typer.Typer(help="Chaves de criptografia.", no_args_is_help=True)
+meta_app = typer.Typer(help="Integração com a Meta.", no_args_is_help=True)
 app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 app.add_typer(keys_app, name="keys")
+app.add_typer(meta_app, name="meta")
+app.add_typer(flag_app, name="flag")
 
 T = TypeVar("T")
 DEMO_CREDENTIALS = Path("var") / "demo-credentials.json"
@@ -248,6 +252,18 @@ def keys_rotate() -> None:
         return f"recriptografados: {report.rotated}; já na chave primária: {report.already_current}"
 
     typer.echo(run(work))
+
+
+@meta_app.command("check")
+def meta_check() -> None:
+    """Verifica o app da Meta, a configuração e o webhook; sai com 1 se algo falhar."""
+    from qualifica.preflight import run_checks
+
+    checks = run(lambda: run_checks(load_settings()))
+    for check in checks:
+        typer.echo(check.line())
+    if not all(check.ok for check in checks):
+        raise typer.Exit(code=1)
 
 
 @app.command()

@@ -47,7 +47,7 @@ def parse_key_ring(raw: str) -> list[tuple[str, bytes]]:
     return ring
 
 
-def _is_placeholder(secret: SecretStr | None) -> bool:
+def is_placeholder(secret: SecretStr | None) -> bool:
     if secret is None:
         return True
     value = secret.get_secret_value().strip()
@@ -138,7 +138,7 @@ class Settings(BaseSettings):
                 ("QUALIFICA_SECRET_KEY", self.secret_key),
                 ("QUALIFICA_ENCRYPTION_KEYS", self.encryption_keys),
             )
-            if _is_placeholder(value)
+            if is_placeholder(value)
         ]
         if self.secret_key is not None and len(self.secret_key.get_secret_value()) < 32:
             missing.append("QUALIFICA_SECRET_KEY (at least 32 characters)")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -52,9 +54,23 @@ KeyRingDep = Annotated[KeyRing, Depends(get_key_ring)]
 
 
 @dataclass(frozen=True)
+class Viewer:
+    """Who is signed in, copied out of the ORM row so a page can still show it after a rollback."""
+
+    id: uuid.UUID
+    email: str
+    role: Role
+    organization_id: uuid.UUID
+
+
+@dataclass(frozen=True)
 class Principal:
     user: User
     session: SessionData
+
+    @cached_property
+    def viewer(self) -> Viewer:
+        return Viewer(self.user.id, self.user.email, self.user.role, self.user.organization_id)
 
 
 async def get_principal(request: Request, db: SessionDep, codec: CodecDep) -> Principal:
@@ -90,6 +106,7 @@ AdminPrincipal = Annotated[Principal, Depends(require_admin)]
 
 async def get_page_principal(request: Request, principal: PrincipalDep) -> Principal:
     """The signed-in user of a page; the layout reads it to show the menu and refresh the CSRF cookie."""
+    _ = principal.viewer  # copied now, while the row is loaded
     request.state.principal = principal
     return principal
 

@@ -1,4 +1,4 @@
-"""The home page with the setup checklist, and the read-only WhatsApp settings page."""
+"""The home page with the setup checklist (the WhatsApp page lives in ``qualifica.whatsapp.pages``)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,3 @@ router = APIRouter(include_in_schema=False)
 async def home(request: Request, principal: PagePrincipal, db: SessionDep) -> Response:
     view = await connection_view(db, organization_id=principal.user.organization_id)
     return render(request, "home.html", {"view": view})
-
-
-@router.get("/settings/whatsapp", response_class=HTMLResponse)
-async def whatsapp_settings(request: Request, principal: PagePrincipal, db: SessionDep) -> Response:
-    view = await connection_view(db, organization_id=principal.user.organization_id)
-    return render(request, "settings_whatsapp.html", {"view": view})

@@ -9,6 +9,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qualifica.config import Settings
 from qualifica.errors import PayloadTooLarge
+from qualifica.observability import webhook_metrics
 
 DEFAULT_BODY_LIMIT = 256 * 1024
 WEBHOOK_PATH = "/api/v1/whatsapp/webhook"
@@ -98,6 +99,8 @@ class BodyLimit:
         limit = WEBHOOK_BODY_LIMIT if scope["path"] == WEBHOOK_PATH else DEFAULT_BODY_LIMIT
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
+            if scope["path"] == WEBHOOK_PATH:  # a streamed oversize body is counted by the endpoint itself
+                webhook_metrics.event(field=None, outcome=webhook_metrics.Outcome.TOO_LARGE)
             error = PayloadTooLarge()
             await JSONResponse(error.body(), status_code=error.status)(scope, receive, send)
             return

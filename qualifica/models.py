@@ -5,6 +5,7 @@ from qualifica.audit import AuditEntry
 from qualifica.db import Base
 from qualifica.flags import FeatureFlag
 from qualifica.observability.models import AnalyticsEvent
+from qualifica.webhooks.models import WebhookChange
 from qualifica.whatsapp.models import EmbeddedSignupAttempt, WebhookEvent, WhatsAppConnection
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "Organization",
     "Role",
     "User",
+    "WebhookChange",
     "WebhookEvent",
     "WhatsAppConnection",
 ]

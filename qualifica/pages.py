@@ -29,7 +29,7 @@ def render(
     response = templates.TemplateResponse(
         request,
         template,
-        {"principal": principal, "user": principal.user if principal else None, "csrf_token": csrf_token}
+        {"principal": principal, "user": principal.viewer if principal else None, "csrf_token": csrf_token}
         | (context or {}),
         status_code=status_code,
         headers=headers,

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qualifica.db import Base, UUIDPk, utcnow
@@ -16,6 +16,15 @@ class AnalyticsEvent(UUIDPk, Base):
     """``id`` doubles as Segment's ``messageId``, so a redelivery is deduplicated downstream."""
 
     __tablename__ = "analytics_events"
+    __table_args__ = (
+        # The delivery job's queue: only the events still to deliver, oldest first.
+        Index(
+            "ix_analytics_events_undelivered",
+            "occurred_at",
+            postgresql_where=text("delivered_at IS NULL"),
+            sqlite_where=text("delivered_at IS NULL"),
+        ),
+    )
 
     name: Mapped[str] = mapped_column(String(64), index=True)
     organization_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -27,3 +36,5 @@ class AnalyticsEvent(UUIDPk, Base):
     delivered_at: Mapped[datetime | None]
     delivery_attempts: Mapped[int] = mapped_column(default=0)
     delivery_error: Mapped[str | None] = mapped_column(Text)
+    # Not before this time: a claim by a worker (short lease) or the backoff after a failed delivery.
+    next_attempt_at: Mapped[datetime | None]

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 MetaId = str  # Meta ids are decimal strings; kept as text, never as numbers
+# Meta's in-flow error codes are numbers, sent as text or as numbers; short and plain, as they become labels.
+FlowCode = (
+    Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
+    | Annotated[int, Field(ge=0, lt=10**15)]
+)
 Id = Field(default=None, max_length=64, pattern=r"^[0-9]{1,64}$")
 
 
@@ -52,8 +57,8 @@ class CancelRequest(BaseModel):
 class ErrorReport(BaseModel):
     state: str = Field(min_length=1, max_length=1024)
     step: str | None = Field(default=None, max_length=64)
-    error_code: str | int | None = Field(default=None)
-    error_id: str | int | None = Field(default=None)  # the name Meta used before Mar 2026
+    error_code: FlowCode | None = None
+    error_id: FlowCode | None = None  # the name Meta used before Mar 2026
     error_message: str | None = Field(default=None, max_length=2000)
     session_id: str | None = Field(default=None, max_length=128)
 
@@ -83,7 +88,9 @@ class ConnectionOut(BaseModel):
     name_status: str | None
     messaging_limit: str | None
     health_warnings: list[Any]
+    health: dict[str, Any] | None = None  # the number's last good health snapshot (health_status, status)
     last_health_check_at: datetime | None
+    last_health_error: str | None = None
 
 
 class ErrorOut(BaseModel):

@@ -95,7 +95,9 @@ def status_response(view: ConnectionView) -> StatusResponse:
             name_status=connection.name_status,
             messaging_limit=connection.messaging_limit,
             health_warnings=connection.health_warnings or [],
+            health=connection.health,
             last_health_check_at=connection.last_health_check_at,
+            last_health_error=connection.last_health_error,
         )
     attempt = view.attempt
     return StatusResponse(

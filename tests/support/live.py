@@ -13,13 +13,17 @@ from starlette.types import ASGIApp
 
 
 @contextmanager
-def serve_in_thread(app: ASGIApp, *, health_path: str | None = "/healthz") -> Iterator[str]:
-    """Serve ``app`` with uvicorn on a free 127.0.0.1 port in a daemon thread; yield its base URL.
+def serve_in_thread(
+    app: ASGIApp, *, health_path: str | None = "/healthz", port: int = 0
+) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on 127.0.0.1 (``port``, or a free one) in a daemon thread; yield its base URL.
+
+    A given ``port`` (from ``free_port()``) lets the app's settings know its own URL before it starts.
 
     Waits until the server listens (and ``health_path`` answers 200, when given); stops it on exit.
     """
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="on"
+        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="live-server", daemon=True)

@@ -1,0 +1,64 @@
+"""Prometheus metrics of Meta webhooks and connection health.
+
+``qualifica_webhook_events_total{field, outcome}`` is ARCHITECTURE §7. The status-change and health-check
+counters are additions of issue 6 (a connection's status moved by Meta or by a health check; the outcome of
+each check), with small fixed label sets.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from prometheus_client import Counter
+
+
+class Outcome(StrEnum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"
+    INVALID_SIGNATURE = "invalid_signature"
+    TOO_LARGE = "too_large"
+    PROCESSED = "processed"
+    UNMATCHED = "unmatched"
+    FAILED = "failed"
+
+
+UNKNOWN_FIELD = "unknown"  # the body was not (or could not be) read: bad signature, too large, not JSON
+MIXED_FIELD = "mixed"  # a batched body whose changes have different fields
+OTHER_FIELD = "other"
+# Meta's field names are a small fixed vocabulary; anything else collapses so labels stay bounded.
+_FIELD = re.compile(r"^[a-z_]{1,48}$")
+
+EVENTS = Counter(
+    "qualifica_webhook_events",
+    "Meta webhook deliveries and the changes split out of them",
+    ["field", "outcome"],
+)
+STATUS_CHANGES = Counter(
+    "qualifica_whatsapp_status_changes",
+    "Connection status changes not made by a user (Meta webhooks, health checks)",
+    ["status", "reason"],
+)
+HEALTH_CHECKS = Counter(
+    "qualifica_whatsapp_health_checks",
+    "Connection health checks by outcome (ok, token_expiring, token_invalid, failed)",
+    ["outcome"],
+)
+
+
+def field_label(field: str | None) -> str:
+    if field is None:
+        return UNKNOWN_FIELD
+    return field if _FIELD.fullmatch(field) else OTHER_FIELD
+
+
+def event(*, field: str | None, outcome: Outcome) -> None:
+    EVENTS.labels(field=field_label(field), outcome=outcome.value).inc()
+
+
+def status_changed(*, status: str, reason: str) -> None:
+    STATUS_CHANGES.labels(status=status, reason=reason).inc()
+
+
+def health_check(*, outcome: str) -> None:
+    HEALTH_CHECKS.labels(outcome=outcome).inc()

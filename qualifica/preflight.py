@@ -1,0 +1,169 @@
+"""``qualifica meta check``: the Meta settings an operator gets wrong, checked before a deploy.
+
+Each check answers OK or FALHA with the fix in pt-BR. The same list is shown on the ops page.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx
+
+from qualifica.config import Settings, is_placeholder, parse_key_ring
+from qualifica.meta.client import GraphClient
+from qualifica.meta.credentials import effective_credentials
+from qualifica.meta.errors import MetaError
+from qualifica.meta.models import AppCheck
+
+WEBHOOK_PATH = "/api/v1/whatsapp/webhook"
+# The fields the service processes (ARCHITECTURE §4, reference §8b).
+REQUIRED_FIELDS = (
+    "account_update",
+    "messages",
+    "phone_number_quality_update",
+    "phone_number_name_update",
+    "account_review_update",
+    "business_capability_update",
+)
+OLDEST_SUPPORTED_VERSION = 22  # Meta keeps a Graph version about two years; older ones stop answering
+CHECK_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    fix: str = ""
+
+    def line(self) -> str:
+        return f"OK     {self.name}" if self.ok else f"FALHA  {self.name} — {self.fix}"
+
+
+def _check(name: str, ok: bool, fix: str) -> Check:
+    return Check(name, ok, "" if ok else fix)
+
+
+def _public_https(url: str) -> bool:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme != "https" or not host or host == "localhost" or host.endswith(".local"):
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return address.is_global
+
+
+def check_local(settings: Settings) -> list[Check]:
+    """What can be judged from the settings alone."""
+    credentials = effective_credentials(settings)
+    version = re.fullmatch(r"v(\d+)\.0", settings.meta_graph_version)
+    keys_ok = not is_placeholder(settings.encryption_keys)
+    if keys_ok and settings.encryption_keys is not None:
+        try:
+            parse_key_ring(settings.encryption_keys.get_secret_value())
+        except ValueError:
+            keys_ok = False
+    secret = settings.secret_key.get_secret_value() if settings.secret_key is not None else ""
+    secret_ok = not is_placeholder(settings.secret_key) and len(secret) >= 32
+    version_number = int(version.group(1)) if version else 0
+    return [
+        _check(
+            "Versão da Graph API",
+            version_number >= OLDEST_SUPPORTED_VERSION,
+            f"use uma versão vigente no formato vNN.0 (v{OLDEST_SUPPORTED_VERSION}.0 ou mais nova) em "
+            "QUALIFICA_META_GRAPH_VERSION",
+        ),
+        _check(
+            "ID da configuração do Embedded Signup",
+            bool(re.fullmatch(r"\d{6,20}", credentials.config_id)),
+            "copie o ID de Login do Facebook para Empresas › Configurações (só dígitos) para "
+            "QUALIFICA_META_CONFIG_ID",
+        ),
+        _check(
+            "Endereço público em HTTPS",
+            _public_https(settings.base_url) or not settings.is_production,
+            "QUALIFICA_BASE_URL precisa ser https:// com um domínio público; a Meta não entrega webhooks "
+            "nem aceita o domínio do Embedded Signup de outra forma",
+        ),
+        _check(
+            "Token de verificação do webhook",
+            not is_placeholder(settings.meta_webhook_verify_token),
+            "defina QUALIFICA_META_WEBHOOK_VERIFY_TOKEN com um valor aleatório e use o mesmo no painel "
+            "da Meta",
+        ),
+        _check(
+            "Chaves de criptografia",
+            keys_ok,
+            "gere uma chave com `qualifica keys generate` e defina QUALIFICA_ENCRYPTION_KEYS (id:chave)",
+        ),
+        _check(
+            "Chave secreta da sessão",
+            secret_ok,
+            "defina QUALIFICA_SECRET_KEY com pelo menos 32 caracteres aleatórios",
+        ),
+    ]
+
+
+async def check_meta(settings: Settings, http: httpx.AsyncClient) -> list[Check]:
+    """What needs Meta (or the sandbox) and our own public webhook URL."""
+    graph = GraphClient.from_settings(settings, http)
+    app: AppCheck | None = None
+    app_fix = (
+        "confira QUALIFICA_META_APP_ID e QUALIFICA_META_APP_SECRET no painel do app (Configurações › Básico)"
+    )
+    try:
+        app = await graph.app_check(deadline=time.monotonic() + CHECK_SECONDS)
+    except MetaError as error:
+        if error.code == 101:
+            app_fix = "QUALIFICA_META_APP_ID não é um app da Meta válido: copie o ID do app no painel"
+        elif error.code == 1 or error.code == 190:
+            app_fix = "a chave secreta não confere com o app: copie QUALIFICA_META_APP_SECRET do painel"
+        elif error.code is None:
+            app_fix = f"a Graph API não respondeu em {settings.meta_graph_url}: verifique a rede"
+    checks = [_check("App da Meta (ID e chave secreta)", app is not None and app.is_valid, app_fix)]
+    webhook_url = settings.base_url + WEBHOOK_PATH
+    checks.append(await _handshake(settings, http, webhook_url))
+    fields = set(app.webhook_fields) if app else set()
+    callback_urls = {s.get("callback_url") for s in app.webhook_subscriptions} if app else set()
+    missing = [field for field in REQUIRED_FIELDS if field not in fields]
+    checks.append(
+        _check(
+            "Assinatura de webhooks do app (whatsapp_business_account)",
+            app is not None and not missing and webhook_url in callback_urls,
+            f"no painel do app › WhatsApp › Configuração, use a URL {webhook_url} e assine os campos "
+            + ", ".join(missing or REQUIRED_FIELDS),
+        )
+    )
+    return checks
+
+
+async def _handshake(settings: Settings, http: httpx.AsyncClient, url: str) -> Check:
+    challenge = secrets.token_hex(8)
+    params = {
+        "hub.mode": "subscribe",
+        "hub.verify_token": settings.meta_webhook_verify_token.get_secret_value(),
+        "hub.challenge": challenge,
+    }
+    try:
+        response = await http.get(url, params=params, timeout=CHECK_SECONDS)
+        ok = response.status_code == 200 and response.text == challenge
+    except httpx.HTTPError:
+        ok = False
+    return _check(
+        "Webhook responde à verificação da Meta",
+        ok,
+        f"{url} deve responder 200 com o hub.challenge: confira QUALIFICA_BASE_URL, o proxy e o token "
+        "de verificação",
+    )
+
+
+async def run_checks(settings: Settings) -> list[Check]:
+    async with httpx.AsyncClient() as http:
+        return check_local(settings) + await check_meta(settings, http)

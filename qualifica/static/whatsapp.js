@@ -1,0 +1,468 @@
+// The WhatsApp connection page (/settings/whatsapp): runs Meta's Embedded Signup in a popup, with the
+// full-page dialog as the fallback, and shows one panel of the server-rendered page at a time.
+//
+// One attempt at a time. An attempt needs two halves that Meta delivers in either order: the FB.login
+// callback (the single-use code, valid 30 s) and the WA_EMBEDDED_SIGNUP message (which WABA and number).
+// Every exit — both halves, a cancel, an error, a timeout — goes through settle(), which removes the
+// listener and the timer, so nothing from an old attempt can touch the page afterwards.
+// Secrets (the code, the PIN) are only ever sent in POST bodies: never logged, never in the URL or page.
+
+const API = "/api/v1/whatsapp";
+const POLL_MS = 800;
+const SLOW_AFTER_MS = 30000;
+const ID = /^[0-9]{1,64}$/;
+const EVENT_NAME = /^[A-Z_]{1,64}$/;
+
+const STEP_TEXT = {
+  opening: "Abrindo a janela da Meta…",
+  popup: "Conclua as etapas na janela da Meta. Esta página acompanha tudo.",
+  saving: "Autorização recebida. Salvando a conexão…",
+  callback_received: "Autorização recebida. Validando com a Meta…",
+  token_exchanged: "Conferindo a conta do WhatsApp Business e o número…",
+  registering: "Registrando o número na API oficial do WhatsApp…",
+  slow: "Está demorando mais que o normal. Pode aguardar: a conexão continua e aparece aqui quando terminar.",
+};
+const LOGIN_LOST = "a janela da Meta não devolveu a autorização";
+const LOGIN_HINT = "Clique em Tentar novamente. Se a janela da Meta não fechar sozinha, use Abrir em página inteira.";
+const OFFLINE = "Não foi possível falar com a Qualifica Leads. Verifique a internet e tente novamente.";
+const PIN_FORMAT = "O PIN deve ter exatamente 6 dígitos.";
+const DISCONNECTED = "O WhatsApp foi desconectado.";
+
+const root = document.getElementById("whatsapp");
+const watchdogMs = Number(root.dataset.watchdogMs) || 60000;
+// After the login callback, how long the session message may still be on its way (the code is dying).
+const graceMs = Math.min(2000, watchdogMs);
+let current = null; // the running attempt, or null
+let sdk = null; // the SDK's loading promise, shared by every attempt
+let sdkReady = false;
+
+// ---- view ---------------------------------------------------------------------------------------
+
+function field(name) {
+  return root.querySelector(`[data-field="${name}"]`);
+}
+
+function show(panel) {
+  for (const section of root.querySelectorAll("section[data-panel]")) {
+    section.hidden = section.dataset.panel !== panel;
+  }
+  root.dataset.panel = panel;
+}
+
+function setText(name, text) {
+  const element = field(name);
+  if (!element) return;
+  element.textContent = text || "";
+  element.hidden = !text;
+}
+
+function showConnecting(step) {
+  setText("step", STEP_TEXT[step] || step);
+  show("connecting");
+}
+
+function showConnected(connection) {
+  if (connection) {
+    setText("display_phone_number", connection.display_phone_number);
+    setText("business_name", connection.business_name || "—");
+    setText("verified_name", connection.verified_name || "—");
+    setText("waba_id", connection.waba_id);
+    setText("connected_at", localDate(connection.connected_at));
+    const list = field("warnings");
+    list.replaceChildren(
+      ...(connection.health_warnings || [])
+        .filter((warning) => warning && warning.message)
+        .map((warning) => Object.assign(document.createElement("li"), { textContent: warning.message })),
+    );
+  }
+  show("active");
+}
+
+function showFailure(message, hint) {
+  setText("error-message", message);
+  setText("error-hint", hint);
+  show("failed");
+}
+
+function showExpired(hint) {
+  setText("expired-hint", hint);
+  show("expired");
+}
+
+function localDate(iso) {
+  if (!iso) return "—";
+  return new Date(iso).toLocaleDateString("pt-BR", { timeZone: "America/Sao_Paulo" });
+}
+
+// The PRD sentence around Meta's own words (which may end with a period of their own).
+function metaError(message) {
+  const text = String(message || "").trim().replace(/\.$/, "") || "erro desconhecido";
+  return `Não foi possível conectar. Erro: ${text}. Entre em contato com suporte.`;
+}
+
+// An error answer of our API, shown in the panel it belongs to.
+function showError(error) {
+  const code = error && error.code;
+  if (!code) return showFailure(OFFLINE);
+  if (["session_expired", "token_invalid"].includes(code)) return showExpired(error.hint);
+  if (code === "feature_disabled") return show("unavailable");
+  if (code === "already_connected") return refresh();
+  return showFailure(error.message, error.hint);
+}
+
+// Panels for what the status endpoint says; true when there is nothing left to wait for.
+function showStatus(status) {
+  if (status.status === "connecting") {
+    return false;
+  }
+  if (status.status === "active") showConnected(status.connection);
+  else if (status.status === "pin_required") showPin();
+  else if (status.error) showError(status.error);
+  else show("idle");
+  return true;
+}
+
+// ---- server ---------------------------------------------------------------------------------------
+
+function csrfToken() {
+  const cookie = document.cookie.split("; ").find((item) => item.startsWith("qualifica_csrf="));
+  return cookie ? decodeURIComponent(cookie.slice("qualifica_csrf=".length)) : "";
+}
+
+// Every call answers {ok, status, body}; a network failure is status 0, never an exception.
+async function api(method, path, body) {
+  const headers = { Accept: "application/json" };
+  if (method !== "GET") {
+    headers["Content-Type"] = "application/json";
+    headers["X-CSRF-Token"] = csrfToken();
+  }
+  try {
+    const response = await fetch(API + path, {
+      method,
+      headers,
+      credentials: "same-origin",
+      body: method === "GET" ? undefined : JSON.stringify(body || {}),
+    });
+    const data = await response.json().catch(() => null);
+    if (response.status === 401 && data && data.error && data.error.code === "not_authenticated") {
+      window.location.assign("/login"); // the back-office session ended; the login page brings them back
+    }
+    return { ok: response.ok, status: response.status, body: data };
+  } catch {
+    return { ok: false, status: 0, body: null };
+  }
+}
+
+async function fetchStatus() {
+  const answer = await api("GET", "/connection/status");
+  return answer.ok ? answer.body : null;
+}
+
+async function refresh() {
+  const status = await fetchStatus();
+  if (!status) return showFailure(OFFLINE);
+  if (!showStatus(status)) return poll();
+}
+
+// Until the server's pipeline ends (a 202 answer, or a page opened while it runs), in words.
+async function poll() {
+  show("connecting");
+  const since = Date.now();
+  for (;;) {
+    const status = await fetchStatus();
+    if (status && showStatus(status)) return;
+    const slow = Date.now() - since > SLOW_AFTER_MS;
+    setText("step", STEP_TEXT[slow ? "slow" : status && status.step] || STEP_TEXT.callback_received);
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+}
+
+// ---- Meta's SDK ------------------------------------------------------------------------------------
+
+// Loaded on first need only (never on a plain page view); a failed load may be retried.
+function loadSdk(url) {
+  if (window.FB) return Promise.resolve(window.FB);
+  if (!sdk) {
+    sdk = new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = url;
+      script.async = true;
+      script.crossOrigin = "anonymous";
+      script.onload = () => (window.FB ? resolve(window.FB) : reject(new Error("FB missing")));
+      script.onerror = () => reject(new Error("SDK not loaded"));
+      document.head.append(script);
+    }).catch((error) => {
+      sdk = null;
+      throw error;
+    });
+  }
+  return sdk;
+}
+
+function initSdk(FB, start) {
+  if (sdkReady) return;
+  FB.init({ appId: start.app_id, autoLogAppEvents: true, xfbml: false, version: start.graph_api_version });
+  sdkReady = true;
+}
+
+// A WA_EMBEDDED_SIGNUP envelope ({event, data}) or null for anything else: the SDK's "cb=…" strings,
+// malformed JSON, other types. Meta posts JSON strings; objects are accepted too.
+function parseSignupMessage(raw) {
+  let value = raw;
+  if (typeof raw === "string") {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      return null;
+    }
+  }
+  if (!value || typeof value !== "object" || value.type !== "WA_EMBEDDED_SIGNUP") return null;
+  if (typeof value.event !== "string" || !EVENT_NAME.test(value.event)) return null;
+  const data = value.data && typeof value.data === "object" ? value.data : {};
+  return { event: value.event, data };
+}
+
+function isFinish(message) {
+  return Boolean(message) && message.event.startsWith("FINISH");
+}
+
+// ---- one attempt -----------------------------------------------------------------------------------
+
+async function begin() {
+  if (current) return; // a second click while one attempt runs changes nothing
+  const attempt = { start: null, code: null, loginDone: false, message: null, timer: null, listener: null };
+  current = attempt;
+  showConnecting("opening");
+  const started = await api("POST", "/embedded-signup/start");
+  if (!started.ok) {
+    settle(attempt);
+    return showError(started.body && started.body.error);
+  }
+  attempt.start = started.body;
+  let FB;
+  try {
+    FB = await loadSdk(attempt.start.sdk_url);
+    initSdk(FB, attempt.start);
+  } catch {
+    return reportFailure(attempt, { error_code: "sdk_unavailable", error_message: "o componente da Meta não carregou" });
+  }
+  attempt.listener = (event) => onMessage(attempt, event);
+  window.addEventListener("message", attempt.listener);
+  showConnecting("popup");
+  FB.login((response) => onLogin(attempt, response), {
+    config_id: attempt.start.config_id,
+    response_type: "code",
+    override_default_response_type: true,
+    extras: attempt.start.extras,
+  });
+}
+
+function onMessage(attempt, event) {
+  // Exact origins from the server (scheme, host and port): no suffix match, so no look-alike domains.
+  if (attempt !== current || !attempt.start.message_origins.includes(event.origin)) return;
+  const message = parseSignupMessage(event.data);
+  if (!message || attempt.message) return;
+  if (message.event === "CANCEL" || message.event === "ERROR") return endInPopup(attempt, message);
+  if (!isFinish(message)) return; // an event this page does not know: wait for one it does
+  attempt.message = message;
+  proceed(attempt);
+}
+
+function onLogin(attempt, response) {
+  if (attempt !== current || attempt.loginDone) return;
+  attempt.loginDone = true;
+  const code = response && response.authResponse && response.authResponse.code;
+  attempt.code = typeof code === "string" && code ? code : null;
+  proceed(attempt);
+}
+
+// Called after either half arrives: go on when both are here, else wait (bounded) for the other one.
+function proceed(attempt) {
+  clearTimeout(attempt.timer);
+  const finished = isFinish(attempt.message);
+  if (attempt.code && finished) return submit(attempt);
+  if (attempt.code) {
+    // The code lives 30 s; without the message the server finds the WABA from the token itself.
+    attempt.timer = setTimeout(() => submit(attempt), graceMs);
+  } else if (attempt.loginDone && finished) {
+    reportFailure(attempt, { error_code: "login_no_code", error_message: LOGIN_LOST }, LOGIN_HINT);
+  } else if (attempt.loginDone) {
+    // No code: a popup blocked or closed early. A CANCEL message may still explain where it stopped.
+    attempt.timer = setTimeout(() => cancel(attempt, null), graceMs);
+  } else {
+    // The session says FINISH but the login callback has not come: the watchdog keeps this bounded.
+    attempt.timer = setTimeout(
+      () => reportFailure(attempt, { error_code: "login_timeout", error_message: LOGIN_LOST }, LOGIN_HINT),
+      watchdogMs,
+    );
+  }
+}
+
+// The attempt is over for the browser: no listener, no timer, nothing kept (the code least of all).
+function settle(attempt) {
+  clearTimeout(attempt.timer);
+  if (attempt.listener) window.removeEventListener("message", attempt.listener);
+  attempt.listener = null;
+  attempt.code = null;
+  if (current === attempt) current = null;
+}
+
+function endInPopup(attempt, message) {
+  const data = message.data;
+  if (message.event === "ERROR" || data.error_message || data.error_code || data.error_id) {
+    return reportFailure(attempt, {
+      step: data.current_step || null,
+      error_code: data.error_code ?? null,
+      error_id: data.error_id ?? null,
+      error_message: String(data.error_message || "erro informado pela Meta").slice(0, 2000),
+      session_id: data.session_id ? String(data.session_id).slice(0, 128) : null,
+    });
+  }
+  return cancel(attempt, data.current_step || null);
+}
+
+async function cancel(attempt, step) {
+  settle(attempt);
+  show("cancelled");
+  await api("POST", "/embedded-signup/cancel", { state: attempt.start.state, step: step || "login" });
+}
+
+// An error the popup (or this page) saw: recorded on the server, shown with the catalogue's advice.
+async function reportFailure(attempt, report, hint) {
+  settle(attempt);
+  const body = { state: attempt.start.state, step: "login", ...report };
+  if (!body.error_code && !body.error_id) body.error_code = "unknown";
+  await api("POST", "/embedded-signup/error", body);
+  const status = await fetchStatus();
+  const explained = status && status.error && status.error.hint;
+  showFailure(metaError(report.error_message), explained || hint);
+}
+
+async function submit(attempt) {
+  if (attempt !== current) return;
+  const body = { code: attempt.code, state: attempt.start.state };
+  const message = attempt.message;
+  if (message) {
+    body.event = message.event;
+    for (const name of ["waba_id", "phone_number_id", "business_id"]) {
+      const value = message.data[name];
+      if (value !== undefined && value !== null && ID.test(String(value))) body[name] = String(value);
+    }
+  }
+  settle(attempt);
+  showConnecting("saving");
+  const answer = await api("POST", "/embedded-signup/callback", body);
+  if (answer.status === 200) return refresh();
+  if (answer.status === 202) return answer.body && answer.body.status === "pin_required" ? showPin() : poll();
+  if (answer.status === 0) return poll(); // the answer was lost, not necessarily the work: ask the status
+  return showError(answer.body && answer.body.error);
+}
+
+// ---- the full-page fallback, the PIN and disconnecting ---------------------------------------------
+
+// Meta's OAuth dialog in this tab; Meta sends the admin back to GET .../embedded-signup/callback.
+async function openFullPage() {
+  if (current) return;
+  const attempt = { start: null, timer: null, listener: null };
+  current = attempt;
+  const started = await api("POST", "/embedded-signup/start");
+  settle(attempt);
+  if (!started.ok) return showError(started.body && started.body.error);
+  const start = started.body;
+  const query = new URLSearchParams({
+    client_id: start.app_id,
+    redirect_uri: start.redirect_uri,
+    config_id: start.config_id,
+    response_type: "code",
+    override_default_response_type: "true",
+    state: start.state,
+  });
+  window.location.assign(`${start.dialog_url}?${query}`);
+}
+
+function showPin() {
+  setText("pin-error", "");
+  show("pin");
+  const input = root.querySelector("#wa-pin-input");
+  if (input) input.focus();
+}
+
+async function submitPin(form) {
+  const input = form.querySelector("input");
+  const button = form.querySelector("button[type=submit]");
+  const pin = input.value.trim();
+  if (!/^[0-9]{6}$/.test(pin)) return setText("pin-error", PIN_FORMAT);
+  button.disabled = true;
+  const answer = await api("POST", "/connection/pin", { pin });
+  input.value = "";
+  button.disabled = false;
+  if (answer.ok) return refresh();
+  const error = answer.body && answer.body.error;
+  if (error && ["pin_mismatch", "invalid_pin"].includes(error.code)) return setText("pin-error", error.message);
+  if (error && error.code === "no_pin_required") return refresh();
+  return showError(error);
+}
+
+async function disconnect(dialog) {
+  const reason = dialog.querySelector("textarea").value.trim();
+  const answer = await api("POST", "/connection/disconnect", reason ? { reason } : {});
+  if (!answer.ok && answer.status !== 404) {
+    const error = answer.body && answer.body.error;
+    return setText("disconnect-error", (error && error.message) || OFFLINE);
+  }
+  dialog.close();
+  setText("notice", DISCONNECTED);
+  show("idle");
+}
+
+// ---- wiring ------------------------------------------------------------------------------------------
+
+function onClick(event) {
+  const button = event.target.closest("[data-action]");
+  if (!button) return;
+  const action = button.dataset.action;
+  if (action === "instructions") {
+    show("instructions");
+    loadSdk(root.dataset.sdkUrl).catch(() => {}); // early, so the popup opens within the click's grace
+  } else if (action === "back") {
+    show("idle");
+  } else if (action === "start") {
+    begin();
+  } else if (action === "full-page") {
+    openFullPage();
+  } else if (action === "confirm-disconnect") {
+    const dialog = root.querySelector("[data-role=disconnect-dialog]");
+    setText("disconnect-error", "");
+    dialog.showModal();
+  }
+}
+
+function wire() {
+  root.addEventListener("click", onClick);
+  const pinForm = root.querySelector("[data-form=pin]");
+  if (pinForm) {
+    pinForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      submitPin(pinForm);
+    });
+  }
+  const dialog = root.querySelector("[data-role=disconnect-dialog]");
+  if (dialog) {
+    dialog.querySelector("form").addEventListener("submit", (event) => {
+      if (event.submitter && event.submitter.value === "confirm") {
+        event.preventDefault();
+        disconnect(dialog);
+      }
+    });
+  }
+  // Back from the full-page flow: the query said what happened once; a reload shows the status alone.
+  if (root.dataset.cameBack === "true") {
+    const url = new URL(window.location.href);
+    url.searchParams.delete("result");
+    url.searchParams.delete("error");
+    window.history.replaceState(null, "", url.pathname + url.search);
+  }
+  if (root.dataset.panel === "connecting") poll();
+}
+
+wire();

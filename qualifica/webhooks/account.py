@@ -1,0 +1,134 @@
+"""``account_update``: Meta granting access, taking it away, or restricting the account."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+
+from qualifica.logging import get_logger
+from qualifica.meta.errors import MetaError
+from qualifica.observability.webhook_metrics import Outcome
+from qualifica.security.crypto import unseal
+from qualifica.webhooks.connection_state import clear_warning, mark_active, mark_error, set_warning
+from qualifica.webhooks.routing import Context
+from qualifica.whatsapp.models import AttemptStatus, ConnectionStatus, EmbeddedSignupAttempt
+
+log = get_logger(__name__)
+
+REVOKED = {
+    "PARTNER_APP_UNINSTALLED": "app_uninstalled",
+    "PARTNER_REMOVED": "partner_removed",
+    "ACCOUNT_DELETED": "account_deleted",
+}
+GRANTED = frozenset({"PARTNER_ADDED", "PARTNER_APP_INSTALLED"})
+BAN_DATE = "waba_ban_date"
+
+
+async def handle(context: Context) -> Outcome:
+    event = str(context.value.get("event") or "")
+    if event in GRANTED:
+        return await _granted(context, event)
+    connection = context.connection
+    if connection is None:
+        return Outcome.UNMATCHED
+    if event in REVOKED:
+        extra = {k: context.value[k] for k in ("disconnection_info",) if k in context.value}
+        await mark_error(
+            context.session, connection, code=REVOKED[event], source="webhook", event=event, **extra
+        )
+    else:
+        _warn(context, event)
+    return Outcome.PROCESSED
+
+
+def _object(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _warn(context: Context, event: str) -> None:
+    """Account problems that do not cut the connection off: shown on the page until Meta lifts them."""
+    connection, value = context.connection, context.value
+    assert connection is not None
+    since = context.change.occurred_at
+    if event == "DISABLED_UPDATE":
+        info = _object(value.get("ban_info"))
+        state, date = info.get("waba_ban_state"), info.get(BAN_DATE) or "data não informada"
+        clear_warning(connection, "account_disabled", "account_disable_scheduled")
+        if state == "DISABLE":
+            message = f"A Meta desativou a conta do WhatsApp Business ({date}). Verifique o WhatsApp Manager."
+            set_warning(connection, "account_disabled", message, source="webhook", since=since, details=info)
+        elif state == "SCHEDULE_FOR_DISABLE":
+            message = f"A Meta programou a desativação da conta do WhatsApp Business para {date}."
+            set_warning(
+                connection, "account_disable_scheduled", message, source="webhook", since=since, details=info
+            )
+    elif event == "ACCOUNT_RESTRICTION":
+        restrictions = value.get("restriction_info")
+        restrictions = (
+            [r for r in restrictions if isinstance(r, dict)] if isinstance(restrictions, list) else []
+        )
+        if not restrictions:
+            clear_warning(connection, "account_restricted")
+            return
+        kinds = ", ".join(str(r.get("restriction_type")) for r in restrictions)
+        message = f"A Meta restringiu a conta do WhatsApp Business: {kinds}."
+        details = {"restriction_info": restrictions}
+        set_warning(connection, "account_restricted", message, source="webhook", since=since, details=details)
+    elif event == "ACCOUNT_VIOLATION":
+        info = _object(value.get("violation_info"))
+        kind = info.get("violation_type") or "não informada"
+        message = f"A Meta registrou uma violação de política na conta do WhatsApp Business ({kind})."
+        set_warning(connection, "account_violation", message, source="webhook", since=since, details=info)
+    elif event == "ACCOUNT_OFFBOARDED":
+        message = "O número saiu da plataforma de nuvem da Meta (troca de aparelho ou novo registro)."
+        set_warning(connection, "account_offboarded", message, source="webhook", since=since)
+    elif event == "ACCOUNT_RECONNECTED":
+        clear_warning(connection, "account_offboarded")
+
+
+async def _granted(context: Context, event: str) -> Outcome:
+    """Access granted: confirm a connection in error still works, or hurry the signup still running."""
+    connection = context.connection
+    if connection is not None:
+        if connection.status is ConnectionStatus.ERROR and await _token_works(context):
+            await mark_active(context.session, connection, source="webhook", event=event)
+        return Outcome.PROCESSED
+    attempt = await context.session.scalar(
+        select(EmbeddedSignupAttempt)
+        .where(
+            EmbeddedSignupAttempt.waba_id == context.change.waba_id,
+            EmbeddedSignupAttempt.status == AttemptStatus.PROCESSING,
+        )
+        .order_by(EmbeddedSignupAttempt.created_at.desc())
+        .limit(1)
+    )
+    if attempt is None:
+        # A WABA shared with us whose browser callback never arrived: without Meta's code it cannot be
+        # completed here; it stays unmatched (and counted) for support to follow up.
+        log.warning("webhook.waba_shared_without_signup", waba_id=context.change.waba_id, meta_event=event)
+        return Outcome.UNMATCHED
+    # A postponed resume (owner NULL, not-before time) becomes due now; a held lease is left alone.
+    await context.session.execute(
+        update(EmbeddedSignupAttempt)
+        .where(EmbeddedSignupAttempt.id == attempt.id, EmbeddedSignupAttempt.lease_owner.is_(None))
+        .values(lease_expires_at=None)
+    )
+    context.change.organization_id = attempt.organization_id
+    return Outcome.PROCESSED
+
+
+async def _token_works(context: Context) -> bool:
+    """The stored token is valid and still covers the WABA (a transient Meta failure raises: retried)."""
+    connection = context.connection
+    assert connection is not None
+    token = unseal(context.runtime.ring, connection, "access_token")
+    if not token:
+        return False
+    try:
+        info = await context.runtime.graph.debug_token(token)
+    except MetaError as error:
+        if error.transient:
+            raise
+        return False
+    return info.is_valid and connection.waba_id in info.granted_waba_ids()

@@ -1,0 +1,19 @@
+"""The lead-qualification assistant's extension point: ``messages`` and every field nobody else handles.
+
+Nothing is dropped. Every change stays in ``webhook_changes`` (routed to its organization when the WABA or
+number is known, whatever the connection's status), indexed by ``(organization_id, field)``. The assistant
+plugs in here: ``deliver`` runs once per change, inside the transaction that marks the change processed, so
+whatever it writes is committed exactly when the change is settled (and retried with it on failure).
+"""
+
+from __future__ import annotations
+
+from qualifica.observability.webhook_metrics import Outcome
+from qualifica.webhooks.routing import Context
+
+
+async def deliver(context: Context) -> Outcome:
+    """Keep the change for the assistant; unmatched when no connection of ours knows the WABA or number."""
+    if context.connection is None:
+        return Outcome.UNMATCHED
+    return Outcome.PROCESSED

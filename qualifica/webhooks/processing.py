@@ -1,0 +1,210 @@
+"""The ``webhook.process`` job: split stored bodies into changes, then route each change under a lease.
+
+Splitting is one transaction per batch whose first statement claims the bodies (``processed_at`` set by a
+conditional UPDATE), so two workers never split the same body and a crash splits nothing. A change is
+claimed with a lease (compare-and-set; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL), handled, and marked
+settled in the handler's own transaction, guarded by still holding the lease: its effects and its
+``processed_at`` commit together, exactly once. A failure releases the lease with a backoff and is retried;
+after ``MAX_ATTEMPTS`` the change is settled as ``failed`` (kept, visible, counted).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, or_, select, update
+
+from qualifica.db import utcnow
+from qualifica.logging import get_logger
+from qualifica.observability import webhook_metrics
+from qualifica.observability.webhook_metrics import Outcome
+from qualifica.webhooks import account, messages, payload, phone_health
+from qualifica.webhooks.models import WebhookChange
+from qualifica.webhooks.routing import Context, Handler, find_connection
+from qualifica.whatsapp.models import WebhookEvent
+from qualifica.whatsapp.runtime import SignupRuntime
+
+log = get_logger(__name__)
+BATCH = 50
+ROUNDS = 20  # batches per job run, so a burst drains without starving the other jobs
+LEASE = timedelta(seconds=30)
+MAX_ATTEMPTS = 10
+BACKOFF_BASE = timedelta(seconds=2)
+BACKOFF_CAP = timedelta(hours=1)
+
+HANDLERS: dict[str, Handler] = {
+    "account_update": account.handle,
+    "phone_number_quality_update": phone_health.handle,
+    "phone_number_name_update": phone_health.handle,
+    "account_review_update": phone_health.handle,
+    "business_capability_update": phone_health.handle,
+}  # every other field (``messages`` first) goes to the assistant's extension point
+
+
+class LeaseLost(Exception):
+    """The lease ran out and another worker took the change; this run's writes are rolled back."""
+
+
+def backoff(attempts: int) -> timedelta:
+    """2 s, 4 s, 8 s … capped at an hour."""
+    delay: timedelta = BACKOFF_BASE * 2 ** max(attempts - 1, 0)
+    return min(delay, BACKOFF_CAP)
+
+
+async def process_webhooks(runtime: SignupRuntime, *, now: datetime | None = None) -> int:
+    """Split what arrived, then handle what is due; returns how many changes this run settled or retried."""
+    done = 0
+    for _ in range(ROUNDS):
+        split = await split_pending(runtime)
+        handled = [await handle(runtime, change_id) for change_id in await claim_due(runtime, now=now)]
+        done += len(handled)
+        if not split and not handled:
+            break
+    return done
+
+
+async def split_pending(runtime: SignupRuntime, *, limit: int = BATCH) -> int:
+    pending = select(WebhookEvent.id).where(WebhookEvent.processed_at.is_(None))
+    pending = pending.order_by(WebhookEvent.received_at).limit(limit)
+    if not runtime.is_sqlite:
+        pending = pending.with_for_update(skip_locked=True)
+    async with runtime.sessionmaker.begin() as session:
+        claimed = await session.execute(
+            update(WebhookEvent)
+            .where(WebhookEvent.id.in_(pending.scalar_subquery()), WebhookEvent.processed_at.is_(None))
+            .values(processed_at=utcnow())
+            .returning(WebhookEvent.id, WebhookEvent.payload, WebhookEvent.received_at)
+        )
+        rows = claimed.all()
+        for row in rows:
+            changes = _read(row.payload)
+            summary = payload.summarize(changes or [])
+            session.add_all(
+                WebhookChange(
+                    event_id=row.id,
+                    position=change.position,
+                    field=change.field,
+                    entry_id=change.entry_id,
+                    waba_id=change.waba_id,
+                    occurred_at=change.occurred_at,
+                    value=change.value,
+                    received_at=row.received_at,
+                    attempts=0,
+                )
+                for change in changes or []
+            )
+            await session.execute(
+                update(WebhookEvent)
+                .where(WebhookEvent.id == row.id)
+                .values(
+                    outcome="split" if changes is not None else "malformed",
+                    field=summary.field,
+                    waba_id=summary.waba_id,
+                    error=None if changes is not None else "the body is not JSON",
+                )
+            )
+            if changes is None:
+                webhook_metrics.event(field=None, outcome=Outcome.FAILED)
+    return len(rows)
+
+
+def _read(stored: str) -> list[payload.Change] | None:
+    try:
+        return payload.split(payload.load(stored))
+    except (ValueError, RecursionError):
+        return None
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        WebhookChange.processed_at.is_(None),
+        or_(WebhookChange.next_attempt_at.is_(None), WebhookChange.next_attempt_at <= now),
+        or_(WebhookChange.lease_expires_at.is_(None), WebhookChange.lease_expires_at < now),
+    )
+
+
+async def claim_due(
+    runtime: SignupRuntime, *, now: datetime | None = None, limit: int = BATCH
+) -> list[uuid.UUID]:
+    """Take the lease of up to ``limit`` due changes, oldest first; a single compare-and-set statement."""
+    now = now or utcnow()
+    due = select(WebhookChange.id).where(_due(now))
+    due = due.order_by(WebhookChange.received_at, WebhookChange.position).limit(limit)
+    if not runtime.is_sqlite:
+        due = due.with_for_update(skip_locked=True)
+    async with runtime.sessionmaker.begin() as session:
+        result = await session.execute(
+            update(WebhookChange)
+            .where(WebhookChange.id.in_(due.scalar_subquery()), _due(now))
+            .values(
+                lease_owner=runtime.owner,
+                lease_expires_at=now + LEASE,
+                attempts=WebhookChange.attempts + 1,
+            )
+            .returning(WebhookChange.id, WebhookChange.received_at, WebhookChange.position)
+        )
+        rows = sorted(result.all(), key=lambda row: (row.received_at, row.position))
+    return [row.id for row in rows]
+
+
+async def handle(runtime: SignupRuntime, change_id: uuid.UUID) -> Outcome:
+    """Route and apply one leased change; its effects and its settled mark commit together."""
+    try:
+        async with runtime.sessionmaker.begin() as session:
+            change = await session.get(WebhookChange, change_id, populate_existing=True)
+            if change is None or change.lease_owner != runtime.owner:
+                raise LeaseLost
+            connection = await find_connection(session, change)
+            if connection is not None:
+                change.organization_id = connection.organization_id
+            handler = HANDLERS.get(change.field, messages.deliver)
+            outcome = await handler(Context(session, runtime, change, connection))
+            settled = await session.execute(
+                update(WebhookChange)
+                .where(WebhookChange.id == change_id, WebhookChange.lease_owner == runtime.owner)
+                .values(
+                    outcome=outcome.value,
+                    organization_id=change.organization_id,
+                    processed_at=utcnow(),
+                    error=None,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if settled.rowcount != 1:  # type: ignore[attr-defined]
+                raise LeaseLost
+            field = change.field
+    except LeaseLost:
+        log.warning("webhook.lease_lost", change_id=str(change_id))
+        return Outcome.FAILED
+    except Exception as error:  # any failure of a handler is retried later, never lost
+        await _failed(runtime, change_id, error)
+        return Outcome.FAILED
+    webhook_metrics.event(field=field, outcome=outcome)
+    return outcome
+
+
+async def _failed(runtime: SignupRuntime, change_id: uuid.UUID, error: Exception) -> None:
+    now = utcnow()
+    async with runtime.sessionmaker.begin() as session:
+        change = await session.get(WebhookChange, change_id, populate_existing=True)
+        if change is None or change.lease_owner != runtime.owner:
+            return
+        give_up = change.attempts >= MAX_ATTEMPTS
+        change.outcome = Outcome.FAILED.value if give_up else "retry"
+        change.error = f"{type(error).__name__}: {error}"[:500]
+        change.next_attempt_at = None if give_up else now + backoff(change.attempts)
+        change.processed_at = now if give_up else None
+        change.lease_owner = change.lease_expires_at = None
+        field, attempts = change.field, change.attempts
+    webhook_metrics.event(field=field, outcome=Outcome.FAILED)
+    log.warning(
+        "webhook.change_failed",
+        change_id=str(change_id),
+        field=field,
+        attempts=attempts,
+        gave_up=give_up,
+        error_type=type(error).__name__,
+    )

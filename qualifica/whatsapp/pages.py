@@ -1,0 +1,161 @@
+"""The back-office page ``/settings/whatsapp``: which panel to show first, and the texts it shows.
+
+The page is rendered with every panel; ``static/whatsapp.js`` switches between them as the signup runs.
+This module decides the panel a fresh page view starts on, from the connection's status, the feature flag
+and the query the full-page redirect flow comes back with (``?result=...`` or ``?error=<code>``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from qualifica.accounts.models import Role
+from qualifica.deps import PagePrincipal, SessionDep
+from qualifica.errors import AppError
+from qualifica.observability.analytics import EventName, emit
+from qualifica.pages import render
+from qualifica.whatsapp import errors
+from qualifica.whatsapp.models import ConnectionStatus
+from qualifica.whatsapp.signup import signup_enabled
+from qualifica.whatsapp.status import ConnectionView, connection_view
+
+router = APIRouter(include_in_schema=False)
+
+WATCHDOG_MS = 60_000  # how long a half-finished popup flow may wait for its other half
+WATCHDOG_RANGE = (100, 600_000)
+# Codes whose remedy is to connect again: the page says "Sessão expirada. Clique para reconectar."
+EXPIRED_CODES = frozenset({"session_expired", "token_invalid", "code_expired", "code_used"})
+# Our own refusals the redirect flow can come back with, when no failed attempt explains them.
+REDIRECT_ERRORS: dict[str, type[AppError]] = {
+    error.code: error
+    for error in (
+        errors.InvalidState,
+        errors.StateAlreadyUsed,
+        errors.WabaNotGranted,
+        errors.AlreadyConnected,
+        errors.FeatureDisabled,
+    )
+}
+STEP_TEXTS = {
+    "callback_received": "Autorização recebida. Validando com a Meta…",
+    "token_exchanged": "Conferindo a conta do WhatsApp Business e o número…",
+    "registering": "Registrando o número na API oficial do WhatsApp…",
+}
+DEFAULT_STEP_TEXT = "Finalizando a conexão…"
+AGENCY_TIMEZONE = ZoneInfo("America/Sao_Paulo")
+
+
+def meta_error_text(message: str) -> str:
+    """The PRD sentence around Meta's own words (which may end with a period of their own)."""
+    return errors.META_ERROR_MESSAGE.format(mensagem=message.strip().rstrip(".") or "erro desconhecido")
+
+
+@dataclass(frozen=True)
+class Failure:
+    message: str
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class SettingsPage:
+    panel: str  # idle | connecting | pin | active | cancelled | failed | expired | unavailable
+    view: ConnectionView
+    can_manage: bool
+    failure: Failure | None
+    step_text: str
+
+
+def _failure(view: ConnectionView) -> Failure | None:
+    """What went wrong, in the page's words: popup-reported errors get the PRD sentence around them."""
+    error = view.error
+    if error is None:
+        return None
+    attempt, connection = view.attempt, view.connection
+    from_popup = (
+        (connection is None or connection.status is not ConnectionStatus.ERROR)
+        and attempt is not None
+        and attempt.response is None
+    )
+    return Failure(meta_error_text(error.message) if from_popup else error.message, error.hint)
+
+
+def _error_panel(code: str | None, failure: Failure | None) -> tuple[str, Failure | None]:
+    if code in EXPIRED_CODES:
+        return "expired", failure
+    if failure is None:
+        known = REDIRECT_ERRORS.get(code or "", errors.InvalidState)
+        return "failed", Failure(str(known.message))
+    return "failed", failure
+
+
+def settings_page(
+    view: ConnectionView, *, enabled: bool, is_admin: bool, result: str | None, error: str | None
+) -> SettingsPage:
+    failure = _failure(view)
+    step_text = STEP_TEXTS.get(view.attempt.step if view.attempt else "", DEFAULT_STEP_TEXT)
+    panel, shown_failure = "idle", None
+    if view.status == "active":
+        panel = "active"
+    elif view.status == "connecting":
+        panel = "connecting"
+    elif view.status == "pin_required":
+        panel = "pin"
+    elif not enabled:
+        panel = "unavailable"
+    elif error:
+        panel, shown_failure = _error_panel(error, failure)
+    elif result == "cancelled":
+        panel = "cancelled"
+    elif view.error is not None:
+        panel, shown_failure = _error_panel(view.error.code, failure)
+    return SettingsPage(panel, view, is_admin, shown_failure, step_text)
+
+
+def local_date(moment: datetime | None) -> str | None:
+    return moment.astimezone(AGENCY_TIMEZONE).strftime("%d/%m/%Y") if moment else None
+
+
+def watchdog_ms(raw: str | None) -> int:
+    """A test may shorten the watchdog with ``?watchdog_ms=``; it only changes how long this page waits."""
+    if raw is None or not raw.isdigit():
+        return WATCHDOG_MS
+    low, high = WATCHDOG_RANGE
+    return min(max(int(raw), low), high)
+
+
+@router.get("/settings/whatsapp", response_class=HTMLResponse)
+async def whatsapp_settings(
+    request: Request,
+    principal: PagePrincipal,
+    db: SessionDep,
+    result: Annotated[str | None, Query(max_length=32)] = None,
+    error: Annotated[str | None, Query(max_length=64)] = None,
+    watchdog: Annotated[str | None, Query(alias="watchdog_ms", max_length=8)] = None,
+) -> Response:
+    user = principal.user
+    view = await connection_view(db, organization_id=user.organization_id)
+    enabled = await signup_enabled(db, request.app.state.signup, user.organization_id)
+    page = settings_page(
+        view, enabled=enabled, is_admin=user.role is Role.ADMIN, result=result, error=error
+    )
+    await emit(db, EventName.SETUP_SCREEN_VIEWED, organization_id=user.organization_id, user_id=user.id)
+    settings = request.app.state.settings
+    return render(
+        request,
+        "settings_whatsapp.html",
+        {
+            "page": page,
+            "view": view,
+            "connection": view.connection,
+            "connected_on": local_date(view.connection.connected_at if view.connection else None),
+            "watchdog_ms": watchdog_ms(watchdog),
+            "sdk_url": settings.meta_sdk_url,
+            "came_back": result is not None or error is not None,
+        },
+    )

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page
+
+from qualifica.accounts.models import User
+from qualifica.app import create_app
+from qualifica.config import Settings
+from qualifica.meta.sandbox import Sandbox
+from tests.ops.conftest import make_history
+from tests.support.browser import launch_chromium
+from tests.support.factories import PASSWORD
+from tests.support.live import serve_in_thread
+
+pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "ops-page.png"
+
+
+@pytest.fixture
+async def live_url(settings: Settings) -> AsyncIterator[str]:
+    with serve_in_thread(create_app(settings, configure_logs=False)) as url:
+        yield url
+
+
+async def signed_in(browser: Browser, live_url: str, user: User) -> Page:
+    page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
+    await page.goto(live_url + "/login")
+    await page.get_by_label("E-mail").fill(user.email)
+    await page.get_by_label("Senha").fill(PASSWORD)
+    await page.get_by_role("button", name="Entrar").click()
+    await page.wait_for_url(live_url + "/")
+    return page
+
+
+async def test_staff_sees_the_funnel_and_switches_the_flag_an_admin_is_refused(
+    live_url: str, client: httpx.AsyncClient, staff: User, admin_user: User, sandbox: Sandbox
+) -> None:
+    await make_history(client, admin_user, sandbox)
+    async with launch_chromium() as browser:
+        page = await signed_in(browser, live_url, staff)
+        problems: list[str] = []
+        page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+        await page.goto(live_url + "/ops")
+        await page.get_by_role("heading", name="Operações · Conexão WhatsApp").wait_for()
+        assert await page.locator("[data-kpi=success-24h]").inner_text() == "33,3 %"
+        assert await page.get_by_role("img", name="Funil, 7 dias").count() == 1
+        events = page.get_by_role("heading", name="Eventos de analytics recentes")
+        assert await events.is_visible()
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+        await page.get_by_role("button", name="Desligar para todos").click()
+        await page.get_by_role("status").filter(has_text="Flag atualizada").wait_for()
+        assert await page.locator("[data-flag=enabled-for]").inner_text() == "0 de 2"
+        assert problems == []  # no CSP violation
+
+        refused = await signed_in(browser, live_url, admin_user)
+        response = await refused.goto(live_url + "/ops")
+        assert response is not None and response.status == 403
+        assert await refused.get_by_text("Você não tem permissão para fazer isso.").is_visible()

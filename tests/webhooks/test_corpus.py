@@ -1,0 +1,46 @@
+"""Every real webhook body in the shared corpus is accepted, stored, split and routed without error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from qualifica.webhooks.models import WebhookChange
+from qualifica.webhooks.processing import process_webhooks
+from qualifica.whatsapp.models import WebhookEvent
+from qualifica.whatsapp.runtime import SignupRuntime
+from tests.webhooks.helpers import count, make_connection, post_signed
+
+CORPUS = Path("/work/shared/fixtures/meta-webhooks")
+ROUTED_WABA = "102290129340398"  # the entry id of many corpus bodies: one of "our" connections
+
+
+def corpus() -> list[bytes]:
+    return [
+        json.dumps(body).encode()
+        for path in sorted(CORPUS.glob("*.json"))
+        for body in json.loads(path.read_text()).values()
+    ]
+
+
+async def test_every_corpus_body_is_stored_and_routed(
+    client: httpx.AsyncClient, db: AsyncSession, app: FastAPI, runtime: SignupRuntime
+) -> None:
+    bodies = corpus()
+    assert len(bodies) >= 57
+    connection = await make_connection(db, app, waba_id=ROUTED_WABA)
+    for body in bodies:
+        assert (await post_signed(client, body)).status_code == 200
+    await process_webhooks(runtime)
+    assert await count(db, WebhookEvent) == len(set(bodies))
+    assert await count(db, WebhookEvent, WebhookEvent.outcome != "split") == 0
+    changes = (await db.scalars(select(WebhookChange))).all()
+    assert len(changes) == len(set(bodies))
+    assert {c.outcome for c in changes} <= {"processed", "unmatched"}
+    routed = [c for c in changes if c.waba_id == ROUTED_WABA]
+    assert routed and all(c.organization_id == connection.organization_id for c in routed)
