@@ -19,6 +19,7 @@ from qualifica.app import create_app
 from qualifica.config import Settings
 from qualifica.logging import build_formatter, configure_logging
 from qualifica.meta.sandbox import Sandbox, create_sandbox_app
+from qualifica.whatsapp.runtime import SignupRuntime
 from tests.support import meta
 from tests.support.databases import (
     REQUIRE_POSTGRES,
@@ -68,10 +69,12 @@ def test_key() -> str:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, live_sandbox: LiveSandbox) -> Settings:
+    """The service under test, talking to the live Meta sandbox (reset for each test) over a real socket."""
     return Settings(
         _env_file=None,
         database_url=database_url,
+        meta_graph_url=live_sandbox.url,
         secret_key=secrets.token_urlsafe(48),
         encryption_keys=f"t1:{test_key()}",
         meta_app_id=meta.APP_ID,
@@ -86,6 +89,12 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings, configure_logs=False)
     async with application.router.lifespan_context(application):
         yield application
+
+
+@pytest.fixture
+def runtime(app: FastAPI) -> SignupRuntime:
+    runtime: SignupRuntime = app.state.signup
+    return runtime
 
 
 @pytest.fixture

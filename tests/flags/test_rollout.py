@@ -15,8 +15,8 @@ from qualifica.meta.sandbox import Sandbox
 from qualifica.meta.signature import sign
 from qualifica.ops.flags import Actor, set_enabled, set_percent
 from qualifica.whatsapp.models import ConnectionStatus, WhatsAppConnection
-from tests.observability.signup import Admin
 from tests.support.meta import APP_SECRET
+from tests.support.signup import Browser
 
 KEY = WHATSAPP_EMBEDDED_SIGNUP
 OPS = Actor("ops@qualifica.test")
@@ -50,7 +50,7 @@ class TestWhoMayStart:
     )
     async def test_start_follows_override_then_percentage_then_global(
         self,
-        admin: Admin,
+        admin: Browser,
         admin_user: User,
         db: AsyncSession,
         global_on: bool | None,
@@ -67,7 +67,7 @@ class TestWhoMayStart:
             assert response.json()["error"]["code"] == "feature_disabled"
 
     async def test_partial_percentage_follows_the_organizations_bucket(
-        self, admin: Admin, admin_user: User, db: AsyncSession
+        self, admin: Browser, admin_user: User, db: AsyncSession
     ) -> None:
         bucket = rollout_bucket(KEY, admin_user.organization_id)
         await configure(db, admin_user, global_on=False, override=None, percent=bucket)  # just outside
@@ -78,7 +78,7 @@ class TestWhoMayStart:
 
 class TestRollback:
     async def test_turning_the_flag_off_keeps_existing_connections_working(
-        self, admin: Admin, admin_user: User, db: AsyncSession, sandbox: Sandbox, client: httpx.AsyncClient
+        self, admin: Browser, admin_user: User, db: AsyncSession, sandbox: Sandbox, client: httpx.AsyncClient
     ) -> None:
         pending_state = await admin.start()  # an admin had the popup open when the flag went off
         connected = await admin.connect(sandbox)

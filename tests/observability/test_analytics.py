@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qualifica.meta.sandbox import Sandbox
 from qualifica.observability.analytics import SCHEMAS, EventName, InvalidEvent, emit, validate
 from qualifica.observability.models import AnalyticsEvent
-from tests.observability.signup import Admin
 from tests.support.meta import APP_SECRET
+from tests.support.signup import Browser
 
 STARTED, COMPLETED, FAILED = "Embedded Signup Started", "Embedded Signup Completed", "Embedded Signup Failed"
 CANCELLED, DISCONNECTED = "Embedded Signup Cancelled", "WhatsApp Disconnected"
@@ -74,7 +74,7 @@ class TestCatalogue:
 
 class TestEventsOfEveryPath:
     async def test_signup_disconnect_cancel_and_failure_emit_events_matching_the_catalogue(
-        self, admin: Admin, sandbox: Sandbox, db: AsyncSession
+        self, admin: Browser, sandbox: Sandbox, db: AsyncSession
     ) -> None:
         connected = await admin.connect(sandbox)
         assert connected.status_code == 200, connected.text

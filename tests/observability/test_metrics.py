@@ -11,7 +11,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as _parse
 
 from qualifica.meta.sandbox import Sandbox
-from tests.observability.signup import Admin
+from tests.support.signup import Browser
 
 OPENMETRICS = "application/openmetrics-text"
 
@@ -38,7 +38,7 @@ async def scrape(client: httpx.AsyncClient) -> tuple[httpx.Response, dict[str, l
 
 class TestMetricsEndpoint:
     async def test_after_signups_every_series_has_exactly_the_contract_labels(
-        self, client: httpx.AsyncClient, admin: Admin, sandbox: Sandbox
+        self, client: httpx.AsyncClient, admin: Browser, sandbox: Sandbox
     ) -> None:
         assert (await admin.connect(sandbox)).status_code == 200
         assert (await admin.post("/connection/disconnect")).status_code == 200
@@ -79,7 +79,7 @@ class TestMetricsEndpoint:
         assert "ok" in graph and "permanent_error" in graph
 
     async def test_connections_gauge_reads_the_database_at_each_scrape(
-        self, client: httpx.AsyncClient, admin: Admin, sandbox: Sandbox
+        self, client: httpx.AsyncClient, admin: Browser, sandbox: Sandbox
     ) -> None:
         def gauge(text: str) -> dict[str, float]:
             family = next(f for f in families(text) if f.name == "qualifica_whatsapp_connections")

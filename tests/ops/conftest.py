@@ -7,17 +7,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica.accounts.models import Organization, Role, User
-from qualifica.config import Settings
 from qualifica.meta.sandbox import Sandbox
 from tests.foundation.helpers import sign_in
-from tests.observability.signup import Admin
 from tests.support.factories import make_org, make_user
-from tests.support.sandbox import LiveSandbox
-
-
-@pytest.fixture
-def settings(settings: Settings, live_sandbox: LiveSandbox) -> Settings:
-    return settings.model_copy(update={"meta_graph_url": live_sandbox.url})
+from tests.support.signup import Browser
 
 
 @pytest.fixture
@@ -45,7 +38,7 @@ async def admin_user(db: AsyncSession, organization: Organization) -> User:
 
 async def make_history(app_client: httpx.AsyncClient, admin_user: User, sandbox: Sandbox) -> None:
     """One completed signup, one cancelled in the phone step, one failed at the code exchange."""
-    admin = Admin(app_client, await sign_in(app_client, admin_user))
+    admin = Browser(app_client, await sign_in(app_client, admin_user))
     assert (await admin.cancel("PHONE_NUMBER_SETUP")).status_code == 204
     sandbox.fail_next("oauth_access_token", code=100, message="(#100) Invalid parameter")
     assert (await admin.connect(sandbox)).status_code == 502

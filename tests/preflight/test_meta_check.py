@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from qualifica.app import create_app
 from qualifica.config import Environment, Settings
 from qualifica.meta.sandbox import Sandbox
 from qualifica.preflight import WEBHOOK_PATH, Check, check_local, run_checks
+from tests.support.environment import service_env
 from tests.support.live import serve_in_thread
 from tests.support.sandbox import LiveSandbox
 
@@ -84,20 +84,7 @@ class TestMetaCheck:
 
 class TestMetaCheckCommand:
     def test_exit_code_gates_a_deploy(self, checked: Settings, tmp_path: Path) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("QUALIFICA_")}
-        env.update(
-            QUALIFICA_DATABASE_URL=checked.database_url,
-            QUALIFICA_SECRET_KEY=checked.require_secret_key(),
-            QUALIFICA_ENCRYPTION_KEYS=checked.encryption_keys.get_secret_value()
-            if checked.encryption_keys
-            else "",
-            QUALIFICA_BASE_URL=checked.base_url,
-            QUALIFICA_META_GRAPH_URL=checked.meta_graph_url,
-            QUALIFICA_META_APP_ID=checked.meta_app_id,
-            QUALIFICA_META_APP_SECRET=checked.meta_app_secret.get_secret_value(),
-            QUALIFICA_META_CONFIG_ID=checked.meta_config_id,
-            QUALIFICA_META_WEBHOOK_VERIFY_TOKEN=checked.meta_webhook_verify_token.get_secret_value(),
-        )
+        env = service_env(checked)
         command = [sys.executable, "-m", "qualifica.cli", "meta", "check"]
         good = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
         assert good.returncode == 0, good.stdout + good.stderr

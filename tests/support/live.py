@@ -13,10 +13,8 @@ from starlette.types import ASGIApp
 
 
 @contextmanager
-def serve_in_thread(
-    app: ASGIApp, *, health_path: str | None = "/healthz", port: int = 0
-) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on 127.0.0.1 (``port``, or a free one) in a daemon thread; yield its base URL.
+def serve_in_thread(app: ASGIApp, *, health_path: str | None = "/healthz", port: int = 0) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on 127.0.0.1 (``port``, or a free one) in a thread; yield its base URL.
 
     A given ``port`` (from ``free_port()``) lets the app's settings know its own URL before it starts.
 

@@ -40,7 +40,7 @@ def webhook_url(settings: Settings, sandbox: Sandbox) -> Iterator[str]:
 
 
 def delivered(sandbox: Sandbox) -> None:
-    assert sandbox.webhooks.wait_idle(5)
+    assert sandbox.webhooks.wait_idle(15)
     assert sandbox.webhooks.deliveries and all(d.status == 200 for d in sandbox.webhooks.deliveries)
 
 

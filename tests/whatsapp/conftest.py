@@ -6,14 +6,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica.accounts.models import Role, User
-from qualifica.config import Settings
 from tests.support.factories import make_org, make_user
-from tests.support.sandbox import LiveSandbox
-
-
-@pytest.fixture
-def settings(settings: Settings, live_sandbox: LiveSandbox) -> Settings:
-    return settings.model_copy(update={"meta_graph_url": live_sandbox.url})
 
 
 @pytest.fixture

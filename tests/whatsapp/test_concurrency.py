@@ -20,7 +20,7 @@ from qualifica.whatsapp.models import AttemptStatus, EmbeddedSignupAttempt, What
 from qualifica.whatsapp.worker import resume_due
 from tests.foundation.helpers import sign_in
 from tests.support.factories import make_org, make_user
-from tests.whatsapp.flow import Browser
+from tests.support.signup import Browser
 
 
 @pytest.fixture

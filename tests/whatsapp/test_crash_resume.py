@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -24,27 +23,10 @@ from qualifica.db import utcnow
 from qualifica.meta.sandbox import Sandbox
 from qualifica.whatsapp.models import AttemptStatus, EmbeddedSignupAttempt, WhatsAppConnection
 from qualifica.whatsapp.worker import resume_due
+from tests.support.environment import service_env
 from tests.support.factories import PASSWORD
 from tests.support.live import free_port
-from tests.whatsapp.flow import BASE
-
-
-def service_env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QUALIFICA_")}
-    env.update(
-        QUALIFICA_DATABASE_URL=settings.database_url,
-        QUALIFICA_SECRET_KEY=settings.require_secret_key(),
-        QUALIFICA_ENCRYPTION_KEYS=settings.encryption_keys.get_secret_value()
-        if settings.encryption_keys
-        else "",
-        QUALIFICA_META_GRAPH_URL=settings.meta_graph_url,
-        QUALIFICA_META_APP_ID=settings.meta_app_id,
-        QUALIFICA_META_APP_SECRET=settings.meta_app_secret.get_secret_value(),
-        QUALIFICA_META_CONFIG_ID=settings.meta_config_id,
-        QUALIFICA_META_WEBHOOK_VERIFY_TOKEN=settings.meta_webhook_verify_token.get_secret_value(),
-        QUALIFICA_CALLBACK_DEADLINE_SECONDS="0.2",
-    )
-    return env
+from tests.support.signup import BASE
 
 
 @pytest.fixture
@@ -52,7 +34,7 @@ def service(settings: Settings, tmp_path: Path) -> Iterator[tuple[subprocess.Pop
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "qualifica.cli", "serve", "--port", str(port)],
-        env=service_env(settings),
+        env=service_env(settings, callback_deadline_seconds="0.2"),
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -8,7 +8,7 @@ from qualifica.accounts.models import Organization, Role, User
 from qualifica.meta.sandbox import Sandbox
 from tests.foundation.helpers import sign_in
 from tests.support.factories import make_org, make_user
-from tests.whatsapp.flow import BASE, Browser
+from tests.support.signup import BASE, Browser
 
 ADMIN_POSTS = [
     "/embedded-signup/start",

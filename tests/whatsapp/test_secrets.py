@@ -16,7 +16,7 @@ from qualifica.security.crypto import unseal
 from qualifica.whatsapp.models import WhatsAppConnection
 from tests.foundation.helpers import sign_in
 from tests.support.meta import APP_SECRET
-from tests.whatsapp.flow import Browser
+from tests.support.signup import Browser
 
 
 async def test_no_token_code_secret_or_pin_leaves_the_service(

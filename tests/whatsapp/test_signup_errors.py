@@ -18,7 +18,7 @@ from tests.foundation.helpers import sign_in
 from tests.support.factories import make_user
 from tests.support.meta import APP_ID, APP_SECRET
 from tests.support.sandbox import LiveSandbox
-from tests.whatsapp.flow import Browser
+from tests.support.signup import Browser
 
 SESSION_EXPIRED = {"code": "session_expired", "message": "Sessão expirada. Clique para reconectar."}
 

@@ -15,7 +15,7 @@ from qualifica.observability.models import AnalyticsEvent
 from qualifica.security.crypto import unseal
 from qualifica.whatsapp.models import AttemptStatus, EmbeddedSignupAttempt, WhatsAppConnection
 from tests.foundation.helpers import sign_in
-from tests.whatsapp.flow import Browser
+from tests.support.signup import Browser
 
 
 @pytest.fixture
