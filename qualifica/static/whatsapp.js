@@ -1,5 +1,5 @@
 // The WhatsApp connection page (/settings/whatsapp): runs Meta's Embedded Signup in a popup, with the
-// full-page dialog as the fallback, and shows one panel of the server-rendered page at a time.
+// full-page dialog as the fallback, and shows one state at a time (a panel cloned from its <template>).
 //
 // One attempt at a time. An attempt needs two halves that Meta delivers in either order: the FB.login
 // callback (the single-use code, valid 30 s) and the WA_EMBEDDED_SIGNUP message (which WABA and number).
@@ -27,8 +27,11 @@ const LOGIN_HINT = "Clique em Tentar novamente. Se a janela da Meta não fechar 
 const OFFLINE = "Não foi possível falar com a Qualifica Leads. Verifique a internet e tente novamente.";
 const PIN_FORMAT = "O PIN deve ter exatamente 6 dígitos.";
 const DISCONNECTED = "O WhatsApp foi desconectado.";
+const FAILED_TITLE = "Não foi possível conectar";
+const BROKEN_TITLE = "A conexão com o WhatsApp foi interrompida";
 
 const root = document.getElementById("whatsapp");
+const slot = root.querySelector("[data-slot]");
 const watchdogMs = Number(root.dataset.watchdogMs) || 60000;
 // After the login callback, how long the session message may still be on its way (the code is dying).
 const graceMs = Math.min(2000, watchdogMs);
@@ -37,15 +40,16 @@ let sdk = null; // the SDK's loading promise, shared by every attempt
 let sdkReady = false;
 
 // ---- view ---------------------------------------------------------------------------------------
+// Only the current panel is in the document (a fresh clone of its <template>); fill it after show().
 
 function field(name) {
-  return root.querySelector(`[data-field="${name}"]`);
+  return root.querySelector(`[data-slot] [data-field="${name}"]`);
 }
 
 function show(panel) {
-  for (const section of root.querySelectorAll("section[data-panel]")) {
-    section.hidden = section.dataset.panel !== panel;
-  }
+  const template = root.querySelector(`template[data-panel="${panel}"]`);
+  if (!template) return; // a panel this user never gets (members: the instructions)
+  slot.replaceChildren(template.content.cloneNode(true));
   root.dataset.panel = panel;
 }
 
@@ -57,36 +61,35 @@ function setText(name, text) {
 }
 
 function showConnecting(step) {
+  if (root.dataset.panel !== "connecting") show("connecting");
   setText("step", STEP_TEXT[step] || step);
-  show("connecting");
 }
 
 function showConnected(connection) {
-  if (connection) {
-    setText("display_phone_number", connection.display_phone_number);
-    setText("business_name", connection.business_name || "—");
-    setText("verified_name", connection.verified_name || "—");
-    setText("waba_id", connection.waba_id);
-    setText("connected_at", localDate(connection.connected_at));
-    const list = field("warnings");
-    list.replaceChildren(
-      ...(connection.health_warnings || [])
-        .filter((warning) => warning && warning.message)
-        .map((warning) => Object.assign(document.createElement("li"), { textContent: warning.message })),
-    );
-  }
   show("active");
+  if (!connection) return;
+  setText("display_phone_number", connection.display_phone_number);
+  setText("business_name", connection.business_name || "—");
+  setText("verified_name", connection.verified_name || "—");
+  setText("waba_id", connection.waba_id);
+  setText("connected_at", localDate(connection.connected_at));
+  field("warnings").replaceChildren(
+    ...(connection.health_warnings || [])
+      .filter((warning) => warning && warning.message)
+      .map((warning) => Object.assign(document.createElement("li"), { textContent: warning.message })),
+  );
 }
 
-function showFailure(message, hint) {
+function showFailure(message, hint, title = FAILED_TITLE) {
+  show("failed");
+  setText("error-title", title);
   setText("error-message", message);
   setText("error-hint", hint);
-  show("failed");
 }
 
 function showExpired(hint) {
-  setText("expired-hint", hint);
   show("expired");
+  setText("expired-hint", hint);
 }
 
 function localDate(iso) {
@@ -100,24 +103,22 @@ function metaError(message) {
   return `Não foi possível conectar. Erro: ${text}. Entre em contato com suporte.`;
 }
 
-// An error answer of our API, shown in the panel it belongs to.
-function showError(error) {
+// An error answer of our API (or the status endpoint's error), shown in the panel it belongs to.
+function showError(error, title) {
   const code = error && error.code;
   if (!code) return showFailure(OFFLINE);
   if (["session_expired", "token_invalid"].includes(code)) return showExpired(error.hint);
   if (code === "feature_disabled") return show("unavailable");
   if (code === "already_connected") return refresh();
-  return showFailure(error.message, error.hint);
+  return showFailure(error.message, error.hint, title);
 }
 
 // Panels for what the status endpoint says; true when there is nothing left to wait for.
 function showStatus(status) {
-  if (status.status === "connecting") {
-    return false;
-  }
+  if (status.status === "connecting") return false;
   if (status.status === "active") showConnected(status.connection);
   else if (status.status === "pin_required") showPin();
-  else if (status.error) showError(status.error);
+  else if (status.error) showError(status.error, status.status === "error" ? BROKEN_TITLE : FAILED_TITLE);
   else show("idle");
   return true;
 }
@@ -166,7 +167,7 @@ async function refresh() {
 
 // Until the server's pipeline ends (a 202 answer, or a page opened while it runs), in words.
 async function poll() {
-  show("connecting");
+  if (root.dataset.panel !== "connecting") show("connecting");
   const since = Date.now();
   for (;;) {
     const status = await fetchStatus();
@@ -249,12 +250,16 @@ async function begin() {
   attempt.listener = (event) => onMessage(attempt, event);
   window.addEventListener("message", attempt.listener);
   showConnecting("popup");
-  FB.login((response) => onLogin(attempt, response), {
-    config_id: attempt.start.config_id,
-    response_type: "code",
-    override_default_response_type: true,
-    extras: attempt.start.extras,
-  });
+  try {
+    FB.login((response) => onLogin(attempt, response), {
+      config_id: attempt.start.config_id,
+      response_type: "code",
+      override_default_response_type: true,
+      extras: attempt.start.extras,
+    });
+  } catch {
+    reportFailure(attempt, { error_code: "sdk_unavailable", error_message: "o componente da Meta falhou ao abrir" });
+  }
 }
 
 function onMessage(attempt, event) {
@@ -381,9 +386,8 @@ async function openFullPage() {
 }
 
 function showPin() {
-  setText("pin-error", "");
   show("pin");
-  const input = root.querySelector("#wa-pin-input");
+  const input = slot.querySelector("input");
   if (input) input.focus();
 }
 
@@ -411,8 +415,8 @@ async function disconnect(dialog) {
     return setText("disconnect-error", (error && error.message) || OFFLINE);
   }
   dialog.close();
-  setText("notice", DISCONNECTED);
   show("idle");
+  setText("notice", DISCONNECTED);
 }
 
 // ---- wiring ------------------------------------------------------------------------------------------
@@ -431,30 +435,25 @@ function onClick(event) {
   } else if (action === "full-page") {
     openFullPage();
   } else if (action === "confirm-disconnect") {
-    const dialog = root.querySelector("[data-role=disconnect-dialog]");
-    setText("disconnect-error", "");
-    dialog.showModal();
+    slot.querySelector("[data-role=disconnect-dialog]").showModal();
+  }
+}
+
+// The PIN form and the disconnect dialog live in cloned panels: one listener on the root serves them all.
+function onSubmit(event) {
+  const form = event.target;
+  if (form.dataset.form === "pin") {
+    event.preventDefault();
+    submitPin(form);
+  } else if (form.dataset.form === "disconnect" && event.submitter && event.submitter.value === "confirm") {
+    event.preventDefault();
+    disconnect(form.closest("dialog"));
   }
 }
 
 function wire() {
   root.addEventListener("click", onClick);
-  const pinForm = root.querySelector("[data-form=pin]");
-  if (pinForm) {
-    pinForm.addEventListener("submit", (event) => {
-      event.preventDefault();
-      submitPin(pinForm);
-    });
-  }
-  const dialog = root.querySelector("[data-role=disconnect-dialog]");
-  if (dialog) {
-    dialog.querySelector("form").addEventListener("submit", (event) => {
-      if (event.submitter && event.submitter.value === "confirm") {
-        event.preventDefault();
-        disconnect(dialog);
-      }
-    });
-  }
+  root.addEventListener("submit", onSubmit);
   // Back from the full-page flow: the query said what happened once; a reload shows the status alone.
   if (root.dataset.cameBack === "true") {
     const url = new URL(window.location.href);

@@ -17,7 +17,7 @@ class Explanation:
     hint: str
 
 
-_RECONNECT = "Clique em Conectar WhatsApp e refaça a conexão."
+_RECONNECT = "Clique em Reconectar (ou em Conectar WhatsApp) e refaça a conexão."
 _SUPPORT = "Se continuar, fale com o suporte da Qualifica Leads."
 
 GRAPH_ERRORS: dict[tuple[int, int | None], Explanation] = {

@@ -56,10 +56,27 @@ def meta_error_text(message: str) -> str:
     return errors.META_ERROR_MESSAGE.format(mensagem=message.strip().rstrip(".") or "erro desconhecido")
 
 
+PANELS = (
+    "idle",
+    "instructions",
+    "connecting",
+    "pin",
+    "active",
+    "cancelled",
+    "failed",
+    "expired",
+    "unavailable",
+)
+ADMIN_ONLY_PANELS = frozenset({"instructions"})
+FAILED_TITLE = "Não foi possível conectar"
+BROKEN_TITLE = "A conexão com o WhatsApp foi interrompida"
+
+
 @dataclass(frozen=True)
 class Failure:
     message: str
     hint: str | None = None
+    title: str = FAILED_TITLE
 
 
 @dataclass(frozen=True)
@@ -70,6 +87,11 @@ class SettingsPage:
     failure: Failure | None
     step_text: str
 
+    @property
+    def panels(self) -> tuple[str, ...]:
+        """The panels the script may switch to (members never reach the instructions)."""
+        return PANELS if self.can_manage else tuple(p for p in PANELS if p not in ADMIN_ONLY_PANELS)
+
 
 def _failure(view: ConnectionView) -> Failure | None:
     """What went wrong, in the page's words: popup-reported errors get the PRD sentence around them."""
@@ -77,11 +99,9 @@ def _failure(view: ConnectionView) -> Failure | None:
     if error is None:
         return None
     attempt, connection = view.attempt, view.connection
-    from_popup = (
-        (connection is None or connection.status is not ConnectionStatus.ERROR)
-        and attempt is not None
-        and attempt.response is None
-    )
+    if connection is not None and connection.status is ConnectionStatus.ERROR:  # Meta cut a live one off
+        return Failure(error.message, error.hint, BROKEN_TITLE)
+    from_popup = attempt is not None and attempt.response is None
     return Failure(meta_error_text(error.message) if from_popup else error.message, error.hint)
 
 
@@ -141,9 +161,7 @@ async def whatsapp_settings(
     user = principal.user
     view = await connection_view(db, organization_id=user.organization_id)
     enabled = await signup_enabled(db, request.app.state.signup, user.organization_id)
-    page = settings_page(
-        view, enabled=enabled, is_admin=user.role is Role.ADMIN, result=result, error=error
-    )
+    page = settings_page(view, enabled=enabled, is_admin=user.role is Role.ADMIN, result=result, error=error)
     await emit(db, EventName.SETUP_SCREEN_VIEWED, organization_id=user.organization_id, user_id=user.id)
     settings = request.app.state.settings
     return render(
@@ -151,6 +169,7 @@ async def whatsapp_settings(
         "settings_whatsapp.html",
         {
             "page": page,
+            "panels": page.panels,
             "view": view,
             "connection": view.connection,
             "connected_on": local_date(view.connection.connected_at if view.connection else None),

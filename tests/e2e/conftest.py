@@ -45,7 +45,7 @@ def live(settings: Settings, live_overrides: dict[str, Any]) -> Iterator[Live]:
     """The app as ``qualifica demo`` runs it (sandbox mounted, worker inside), on a port known in advance."""
     port = free_port()
     values = settings.model_dump() | {"sandbox": True, "base_url": f"http://127.0.0.1:{port}"}
-    served = Settings(_env_file=None, **(values | live_overrides))  # type: ignore[call-arg]
+    served = Settings(_env_file=None, **(values | live_overrides))
     app = create_app(served, configure_logs=False)
     with serve_in_thread(app, port=port) as url:
         yield Live(url=url, app=app, settings=served)
