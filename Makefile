@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 
-.PHONY: run test lint types migration alerts help
+.PHONY: run test lint types migration alerts help bench reliability
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/'
@@ -19,6 +19,12 @@ run: $(STAMP) ## demo mode: SQLite under ./var, Meta sandbox, demo admin printed
 
 test: $(STAMP) ## the whole test suite (SQLite and PostgreSQL, Chromium)
 	$(BIN)/pytest
+
+reliability: $(STAMP) ## reliability suite (PostgreSQL; SOAK_SIGNUPS, KILL_SIGNUPS, FUZZ_EXAMPLES for longer runs)
+	$(BIN)/pytest -m reliability tests/reliability
+
+bench: $(STAMP) ## benchmarks (not in make test; needs PostgreSQL and wrk): callback latency, webhook ingest, status
+	$(BIN)/python -m bench.callback_latency && $(BIN)/python -m bench.webhook_ingest && $(BIN)/python -m bench.status_endpoint
 
 lint: $(STAMP) ## ruff check and format check
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -70,15 +70,33 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
         time.sleep(0.1)
 
 
+REPO = Path(__file__).resolve().parents[1]
+LOG_DIR = REPO / "var" / "bench" / "logs"
+
+
+def log_file(name: str) -> Path:
+    """A fresh file under ``var/bench/logs`` for one process's output (scanned for secrets afterwards)."""
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    return LOG_DIR / f"{name}-{os.getpid()}-{secrets.token_hex(3)}.log"
+
+
 @contextmanager
-def process(args: list[str], env: dict[str, str], ready_url: str) -> Iterator[subprocess.Popen[bytes]]:
-    with tempfile.TemporaryDirectory() as cwd:
+def process(
+    args: list[str],
+    env: dict[str, str],
+    ready_url: str,
+    *,
+    log: Path | None = None,
+    module: str = "qualifica.cli",
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``python -m module *args`` in a scratch directory, output in ``log``; stopped on exit."""
+    with tempfile.TemporaryDirectory() as cwd, open(log or os.devnull, "ab") as output:
+        # BENCH_SERVICE_PATH: a directory holding another ``qualifica`` (e.g. ``git archive HEAD qualifica``)
+        # to run instead of this tree's — before/after comparisons with the same driver.
+        path = [os.environ.get("BENCH_SERVICE_PATH"), str(REPO), env.get("PYTHONPATH")]
+        env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, path))}
         proc = subprocess.Popen(
-            [sys.executable, "-m", "qualifica.cli", *args],
-            env=env,
-            cwd=cwd,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            [sys.executable, "-m", module, *args], env=env, cwd=cwd, stdout=output, stderr=output
         )
         try:
             _wait_ready(ready_url, proc)
@@ -91,6 +109,19 @@ def process(args: list[str], env: dict[str, str], ready_url: str) -> Iterator[su
                 proc.kill()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 @dataclass(frozen=True)
 class Stack:
     service_url: str
@@ -98,11 +129,24 @@ class Stack:
     database_url: str
     secret_key: str
     encryption_keys: str
+    logs: tuple[Path, ...] = ()
+    service_pid: int = 0
+
+    def configured_secrets(self) -> set[str]:
+        """The secrets this stack was given (those the sandbox minted come from ``bench.leaks``)."""
+        keys = {pair.split(":", 1)[1] for pair in self.encryption_keys.split(",")}
+        return {APP_SECRET, self.secret_key, *keys, "bench-verify"}
 
 
 @contextmanager
-def stack(database: str, **service_settings: str) -> Iterator[Stack]:
-    """The Meta sandbox and the service, each in its own process, on a fresh database."""
+def stack(
+    database: str, *, name: str = "bench", module: str = "qualifica.cli", **service_settings: str
+) -> Iterator[Stack]:
+    """The Meta sandbox and the service, each in its own process, on a fresh database.
+
+    ``module`` runs the service (``bench.sequential`` for the peers' pipeline); both processes' output goes
+    to files under ``var/bench/logs``.
+    """
     meta = {"meta_app_id": APP_ID, "meta_app_secret": APP_SECRET, "meta_config_id": CONFIG_ID}
     sandbox_port, service_port = free_port(), free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
@@ -121,7 +165,9 @@ def stack(database: str, **service_settings: str) -> Iterator[Stack]:
             **service_settings,
         )
         sandbox_cmd = ["sandbox", "--port", str(sandbox_port)]
-        with process(sandbox_cmd, _env(**meta), sandbox_url + "/healthz"):
+        logs = (log_file(f"{name}-sandbox"), log_file(f"{name}-service"))
+        with process(sandbox_cmd, _env(**meta), sandbox_url + "/healthz", log=logs[0]):
             serve_cmd = ["serve", "--port", str(service_port)]
-            with process(serve_cmd, service_env, service_url + "/readyz"):
-                yield Stack(service_url, sandbox_url, database_url, secret_key, keys)
+            ready = service_url + "/readyz"
+            with process(serve_cmd, service_env, ready, log=logs[1], module=module) as service:
+                yield Stack(service_url, sandbox_url, database_url, secret_key, keys, logs, service.pid)

@@ -94,7 +94,7 @@ async def callback(body: CallbackRequest, principal: AdminPrincipal, runtime: Ru
     return JSONResponse(outcome.body, status_code=outcome.status_code)
 
 
-@router.get("/embedded-signup/callback", include_in_schema=True, status_code=303)
+@router.get("/embedded-signup/callback", status_code=303, response_class=RedirectResponse)
 async def callback_redirect(
     principal: PrincipalDep,
     runtime: RuntimeDep,

@@ -93,15 +93,26 @@ class Run:
     first_run: bool
     code_received_at: float | None
     lookups: dict[str, Any] = field(default_factory=dict)
+    saving: asyncio.Task[None] | None = None  # the token's write, running beside the lookups
 
     @property
     def graph(self) -> GraphClient:
         return self.runtime.graph
 
     async def persist(self, **values: Any) -> None:
+        await self.saved()
+        await self._write(values)
+
+    async def _write(self, values: dict[str, Any]) -> None:
         await attempts.write(self.runtime, self.attempt.id, **values)
         for name, value in values.items():
             setattr(self.attempt, name, value)
+
+    async def saved(self) -> None:
+        """Wait for the token's write (``LeaseLost`` if it found another runner holding the attempt)."""
+        if self.saving is not None:
+            saving, self.saving = self.saving, None
+            await saving
 
     async def exchange(self) -> str:
         if self.attempt.access_token:
@@ -119,16 +130,28 @@ class Run:
             )
         except MetaError as error:
             raise meta_failure(Failed.TOKEN_EXCHANGE, error) from None
-        await self.persist(
-            step=Step.EXCHANGED,
-            access_token=seal(self.runtime.ring, self.attempt, "access_token", result.access_token),
-            code=None,
-            token_expires_at=_expiry(None, result.expires_in),
-        )
+        # Critical path (issue 9): the sealed token's write (a few ms) runs beside the lookups instead of
+        # before them. They only read (and subscribe, which is idempotent); every later write and every
+        # ending waits for it first (``saved``), and it is guarded by the lease like any other write.
+        values = {
+            "step": Step.EXCHANGED,
+            "access_token": seal(self.runtime.ring, self.attempt, "access_token", result.access_token),
+            "code": None,
+            "token_expires_at": _expiry(None, result.expires_in),
+        }
+        for name, value in values.items():  # this run reads its own copy at once
+            setattr(self.attempt, name, value)
+        self.saving = asyncio.create_task(attempts.write(self.runtime, self.attempt.id, **values))
         return result.access_token
 
     async def look_up(self, token: str) -> tuple[TokenInfo, PhoneNumber, Waba]:
         """Every call whose inputs are known runs at once; debug_token goes first only without a WABA id."""
+        try:
+            return await self._look_up(token)
+        finally:
+            await self.saved()  # whatever the lookups gave, the token is stored (or the lease is lost)
+
+    async def _look_up(self, token: str) -> tuple[TokenInfo, PhoneNumber, Waba]:
         done: dict[str, Any] = dict(self.attempt.step_results or {})
         deadline = time.monotonic() + STEP_SECONDS
         waba_id = self.attempt.waba_id
@@ -263,7 +286,7 @@ async def run_attempt(
         _, phone, waba = await run.look_up(token)
         pin, has_existing_number = await run.register(token, phone)
         saved = Saved(token, run.attempt.token_expires_at, pin, phone, waba, has_existing_number)
-        return await complete(runtime, attempt_id, saved)
+        return await complete(runtime, attempt_id, saved, attempt=run.attempt)
     except StepFailure as failure:
         log.info(
             "signup_failed", attempt_id=str(attempt_id), step=failure.step, error_code=failure.analytics_code

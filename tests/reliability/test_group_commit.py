@@ -1,0 +1,54 @@
+"""The webhook inbox's group commit: many deliveries share one commit, each answered only after it, and one
+row the database refuses fails only its own request."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from qualifica.meta.signature import sign
+from qualifica.webhooks import inbox
+from qualifica.whatsapp.models import WebhookEvent
+from tests.support import meta
+
+WEBHOOK = "/api/v1/whatsapp/webhook"
+
+
+def signed(raw: bytes) -> dict[str, str]:
+    return {"X-Hub-Signature-256": sign(raw, meta.APP_SECRET), "Content-Type": "application/json"}
+
+
+async def test_concurrent_deliveries_share_commits_and_a_bad_row_fails_alone(
+    client: httpx.AsyncClient, db: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bodies = [json.dumps({"object": "whatsapp_business_account", "n": n}).encode() for n in range(60)]
+    poison = inbox.digest(bodies[7])
+    batches: list[int] = []
+    real = inbox.insert_rows
+
+    async def refusing(connection: Any, rows: list[dict[str, Any]]) -> Any:
+        batches.append(len(rows))
+        if any(row["sha256"] == poison for row in rows):
+            raise RuntimeError("the database refused a row")
+        return await real(connection, rows)
+
+    monkeypatch.setattr(inbox, "insert_rows", refusing)
+    deliveries = [*bodies, bodies[3], bodies[3]]  # a duplicate in the same burst
+    results = await asyncio.gather(
+        *(client.post(WEBHOOK, content=raw, headers=signed(raw)) for raw in deliveries),
+        return_exceptions=True,
+    )
+    failures = [r for r in results if isinstance(r, BaseException)]
+    answers = [r for r in results if isinstance(r, httpx.Response)]
+    assert len(failures) == 1 and isinstance(failures[0], RuntimeError)  # the poison row's own request: 500
+    assert {r.status_code for r in answers} == {200}
+    assert sum(r.json()["duplicate"] for r in answers) == 2
+    assert max(batches) > 1, "the burst never shared a commit"
+    stored = await db.scalar(select(func.count()).select_from(WebhookEvent))
+    assert stored == len(bodies) - 1
