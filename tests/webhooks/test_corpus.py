@@ -16,7 +16,8 @@ from qualifica.whatsapp.models import WebhookEvent
 from qualifica.whatsapp.runtime import SignupRuntime
 from tests.webhooks.helpers import count, make_connection, post_signed
 
-CORPUS = Path("/work/shared/fixtures/meta-webhooks")
+# A copy of shared/fixtures/meta-webhooks (MIT-licensed pywa test data, see its README and licence).
+CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "meta-webhooks"
 ROUTED_WABA = "102290129340398"  # the entry id of many corpus bodies: one of "our" connections
 
 
