@@ -155,15 +155,8 @@ async def complete(
         connection.health_warnings = []
         session.add(connection)
         seconds = round((now - attempt.started_at).total_seconds(), 3)
-        await audit.record(
-            session,
-            organization_id=attempt.organization_id,
-            actor_user_id=attempt.user_id,
-            action="whatsapp.connect",
-            status="success",
-            ip_address=attempt.ip_address,
-            user_agent=attempt.user_agent,
-            details={"attempt_id": str(attempt.id), "waba_id": waba.id, "phone_number_id": phone.id},
+        await audit_attempt(
+            session, attempt, "whatsapp.connect", "success", waba_id=waba.id, phone_number_id=phone.id
         )
         await emit(
             session,
@@ -194,18 +187,27 @@ async def fail(runtime: SignupRuntime, attempt_id: uuid.UUID, failure: StepFailu
     return outcome
 
 
-async def record_failure(
-    session: Any, attempt: Attempt, analytics_code: str, message: str, step: str
+async def audit_attempt(
+    session: AsyncSession, attempt: Attempt, action: str, status: str, **details: str
 ) -> None:
+    """An audit row for what happened to an attempt, by the admin who started it, from where they were."""
     await audit.record(
         session,
         organization_id=attempt.organization_id,
         actor_user_id=attempt.user_id,
-        action="whatsapp.connect_failed",
-        status="failed",
+        action=action,
+        status=status,
         ip_address=attempt.ip_address,
         user_agent=attempt.user_agent,
-        details={"attempt_id": str(attempt.id), "error_code": analytics_code, "step": step},
+        details={"attempt_id": str(attempt.id), **details},
+    )
+
+
+async def record_failure(
+    session: AsyncSession, attempt: Attempt, analytics_code: str, message: str, step: str
+) -> None:
+    await audit_attempt(
+        session, attempt, "whatsapp.connect_failed", "failed", error_code=analytics_code, step=step
     )
     await emit(
         session,
