@@ -11,36 +11,37 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from qualifica import health, home
+from qualifica import probes
 from qualifica.accounts import api as accounts_api
-from qualifica.accounts import web as accounts_web
+from qualifica.accounts import pages as accounts_pages
 from qualifica.config import SANDBOX_PATH, Settings
 from qualifica.db import create_engine, create_sessionmaker
 from qualifica.devsecrets import with_dev_secrets
 from qualifica.error_handlers import install_error_handlers
+from qualifica.home import pages as home_pages
 from qualifica.logging import configure_logging
 from qualifica.meta.client import GraphClient
 from qualifica.middleware import BodyLimit, SecurityHeaders
 from qualifica.observability import exposition
-from qualifica.ops import web as ops_web
-from qualifica.pages import STATIC_DIR
+from qualifica.runtime import Runtime
 from qualifica.security.crypto import KeyRing
 from qualifica.security.sessions import SessionCodec
 from qualifica.security.state import StateSigner
+from qualifica.staff import pages as staff_pages
+from qualifica.templating import STATIC_DIR
 from qualifica.webhooks import api as webhooks_api
 from qualifica.whatsapp import api as whatsapp_api
-from qualifica.whatsapp import health_api
 from qualifica.whatsapp import pages as whatsapp_pages
-from qualifica.whatsapp.runtime import SignupRuntime
-from qualifica.whatsapp.worker import run_worker
+from qualifica.whatsapp.status import read_connections_gauge
+from qualifica.worker import run_worker
 
 META_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
 def build_runtime(
     settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], http: httpx.AsyncClient
-) -> SignupRuntime:
-    return SignupRuntime(
+) -> Runtime:
+    return Runtime(
         settings=settings,
         sessionmaker=sessionmaker,
         graph=GraphClient.from_settings(settings, http),
@@ -64,7 +65,7 @@ def create_app(
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.meta_http = httpx.AsyncClient(timeout=META_TIMEOUT)
-        app.state.signup = runtime = build_runtime(settings, app.state.sessionmaker, app.state.meta_http)
+        app.state.runtime = runtime = build_runtime(settings, app.state.sessionmaker, app.state.meta_http)
         stop = asyncio.Event()
         worker = asyncio.create_task(run_worker(runtime, stop)) if run_worker_here else None
         try:
@@ -82,21 +83,20 @@ def create_app(
     app = FastAPI(title="Qualifica Leads — Conexão WhatsApp", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.session_codec = SessionCodec(settings.require_secret_key())
-    app.state.key_ring = KeyRing.from_pairs(settings.key_ring)
+    app.state.gauge_readers = [read_connections_gauge]
     install_error_handlers(app)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders, settings=settings)
-    app.include_router(health.router)
-    app.include_router(accounts_web.api)
-    app.include_router(accounts_web.pages)
+    app.include_router(probes.router)
+    app.include_router(accounts_api.auth_router)
+    app.include_router(accounts_pages.router)
     app.include_router(accounts_api.router)
-    app.include_router(home.router)
+    app.include_router(home_pages.router)
     app.include_router(whatsapp_pages.router)
     app.include_router(whatsapp_api.router)
     app.include_router(exposition.router)
-    app.include_router(ops_web.router)
+    app.include_router(staff_pages.router)
     app.include_router(webhooks_api.router)
-    app.include_router(health_api.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     if settings.sandbox:
         from qualifica.meta.sandbox import create_sandbox_app

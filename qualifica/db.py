@@ -8,7 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Enum, MetaData, event
+from sqlalchemy import JSON, Column, DateTime, Enum, MetaData, Table, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -57,6 +57,21 @@ class Base(DeclarativeBase):
         dict[str, Any]: JSONType,
         list[Any]: JSONType,
     }
+
+
+# Marks a column that holds AES-GCM ciphertext (``security.crypto.seal``): key rotation walks every such
+# column, so a new secret column is rotated by being declared with ``info=SEALED``.
+SEALED = {"sealed": True}
+
+
+def sealed_columns() -> list[tuple[Table, Column[Any]]]:
+    """Every sealed column of every table registered on ``Base`` (import ``qualifica.models`` first)."""
+    return [
+        (table, column)
+        for table in Base.metadata.sorted_tables
+        for column in table.columns
+        if column.info.get("sealed")
+    ]
 
 
 def str_enum(enum_cls: type[StrEnum], name: str) -> Enum:

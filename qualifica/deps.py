@@ -1,21 +1,16 @@
-"""Request dependencies: the unit of work, the signed-in user, CSRF, and role guards."""
+"""Request dependencies: the unit of work and what the lifespan built (settings, session codec, runtime)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from functools import cached_property
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qualifica.accounts.models import Role, User
 from qualifica.config import Settings
-from qualifica.errors import CSRFFailed, Forbidden, NotAuthenticated
-from qualifica.security.crypto import KeyRing
-from qualifica.security.sessions import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, SessionCodec, SessionData
+from qualifica.runtime import Runtime
+from qualifica.security.sessions import SessionCodec
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -43,72 +38,11 @@ def get_codec(request: Request) -> SessionCodec:
     return codec
 
 
-def get_key_ring(request: Request) -> KeyRing:
-    ring: KeyRing = request.app.state.key_ring
-    return ring
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 CodecDep = Annotated[SessionCodec, Depends(get_codec)]
-KeyRingDep = Annotated[KeyRing, Depends(get_key_ring)]
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """Who is signed in, copied out of the ORM row so a page can still show it after a rollback."""
-
-    id: uuid.UUID
-    email: str
-    role: Role
-    organization_id: uuid.UUID
-
-
-@dataclass(frozen=True)
-class Principal:
-    user: User
-    session: SessionData
-
-    @cached_property
-    def viewer(self) -> Viewer:
-        return Viewer(self.user.id, self.user.email, self.user.role, self.user.organization_id)
-
-
-async def get_principal(request: Request, db: SessionDep, codec: CodecDep) -> Principal:
-    data = codec.load(request.cookies.get(SESSION_COOKIE))
-    user = await db.get(User, data.user_id) if data else None
-    if data is None or user is None:
-        raise NotAuthenticated
-    return Principal(user=user, session=data)
-
-
-PrincipalDep = Annotated[Principal, Depends(get_principal)]
-
-
-async def require_csrf(request: Request, principal: PrincipalDep, codec: CodecDep) -> Principal:
-    header = request.headers.get(CSRF_HEADER)
-    if not codec.csrf_ok(principal.session, header, request.cookies.get(CSRF_COOKIE)):
-        raise CSRFFailed
-    return principal
-
-
-CsrfPrincipal = Annotated[Principal, Depends(require_csrf)]
-
-
-async def require_admin(principal: CsrfPrincipal) -> Principal:
-    """An admin of the caller's organization, on a state-changing call (CSRF checked first)."""
-    if principal.user.role is not Role.ADMIN:
-        raise Forbidden
-    return principal
-
-
-AdminPrincipal = Annotated[Principal, Depends(require_admin)]
-
-
-async def get_page_principal(request: Request, principal: PrincipalDep) -> Principal:
-    """The signed-in user of a page; the layout reads it to show the menu and refresh the CSRF cookie."""
-    _ = principal.viewer  # copied now, while the row is loaded
-    request.state.principal = principal
-    return principal
-
-
-PagePrincipal = Annotated[Principal, Depends(get_page_principal)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

@@ -36,7 +36,7 @@ def render_error(request: Request, error: AppError) -> Response:
         return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
     if isinstance(error, NotAuthenticated):
         return RedirectResponse("/login", status_code=303)
-    from qualifica.pages import render
+    from qualifica.templating import render
 
     return render(request, "error.html", {"error": error}, status_code=error.status, headers=error.headers)
 

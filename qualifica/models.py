@@ -5,8 +5,8 @@ from qualifica.audit import AuditEntry
 from qualifica.db import Base
 from qualifica.flags import FeatureFlag
 from qualifica.observability.models import AnalyticsEvent
-from qualifica.webhooks.models import WebhookChange
-from qualifica.whatsapp.models import EmbeddedSignupAttempt, WebhookEvent, WhatsAppConnection
+from qualifica.webhooks.models import WebhookChange, WebhookEvent
+from qualifica.whatsapp.models import EmbeddedSignupAttempt, WhatsAppConnection
 
 __all__ = [
     "AnalyticsEvent",

@@ -19,7 +19,7 @@ from qualifica.app import create_app
 from qualifica.config import Settings
 from qualifica.logging import build_formatter, configure_logging
 from qualifica.meta.sandbox import Sandbox, create_sandbox_app
-from qualifica.whatsapp.runtime import SignupRuntime
+from qualifica.runtime import Runtime
 from tests.support import meta
 from tests.support.databases import (
     REQUIRE_POSTGRES,
@@ -92,8 +92,8 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 
 
 @pytest.fixture
-def runtime(app: FastAPI) -> SignupRuntime:
-    runtime: SignupRuntime = app.state.signup
+def runtime(app: FastAPI) -> Runtime:
+    runtime: Runtime = app.state.runtime
     return runtime
 
 

@@ -1,15 +1,18 @@
-"""The caller's own organization: read by any member, renamed by its admins."""
+"""The accounts JSON API: signing in and out, and the caller's own organization."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from qualifica.accounts import signin
+from qualifica.accounts.guards import AdminPrincipal, CsrfPrincipal, PrincipalDep
 from qualifica.accounts.models import Organization, User
-from qualifica.deps import AdminPrincipal, PrincipalDep, SessionDep
+from qualifica.deps import CodecDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/organization", tags=["organization"])
+auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
 class Member(BaseModel):
@@ -51,3 +54,33 @@ async def rename_organization(
     organization.name = body.name.strip()
     await db.flush()
     return await _organization_out(db, organization)
+
+
+class LoginRequest(BaseModel):
+    email: str = Field(min_length=3, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class LoginResponse(BaseModel):
+    id: str
+    email: str
+    role: str
+    organization_id: str
+
+
+@auth_router.post("/login", response_model=LoginResponse)
+async def login(
+    body: LoginRequest, request: Request, response: Response, db: SessionDep, codec: CodecDep
+) -> LoginResponse:
+    user = await signin.authenticate_counting_failures(db, body.email, body.password)
+    signin.sign_in(response, request, codec, user)
+    return LoginResponse(
+        id=str(user.id), email=user.email, role=user.role.value, organization_id=str(user.organization_id)
+    )
+
+
+@auth_router.post("/logout", status_code=204)
+async def logout(_: CsrfPrincipal) -> Response:
+    response = Response(status_code=204)
+    signin.sign_out(response)
+    return response

@@ -13,7 +13,7 @@ from qualifica.logging import get_logger
 from qualifica.meta.errors import MetaError, MetaTimeout, MetaTransportError, error_from_envelope
 from qualifica.meta.models import GraphUsage
 from qualifica.meta.usage import parse_usage
-from qualifica.observability.metrics import GraphOutcome, observe_graph_request
+from qualifica.observability.graph_metrics import GraphOutcome, observe_graph_request
 
 log = get_logger("qualifica.meta.graph")
 

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from qualifica.db import utcnow
 from qualifica.logging import get_logger
 from qualifica.observability.models import AnalyticsEvent
-from qualifica.whatsapp.runtime import SignupRuntime
+from qualifica.runtime import Runtime
 
 log = get_logger(__name__)
 SEGMENT_HOST = "https://api.segment.io"
@@ -150,7 +150,7 @@ async def deliver_pending(
     return len(events) - len(failures)
 
 
-async def deliver_analytics(runtime: SignupRuntime) -> int:
+async def deliver_analytics(runtime: Runtime) -> int:
     """The worker job: nothing to do unless ``QUALIFICA_SEGMENT_WRITE_KEY`` is set."""
     key = runtime.settings.segment_write_key
     if key is None or not key.get_secret_value().strip():

@@ -4,13 +4,15 @@ Multi-process mode: when several processes serve or work (``uvicorn --workers N`
 ``qualifica worker`` on the same host), start every one of them with ``PROMETHEUS_MULTIPROC_DIR`` pointing
 at one shared, emptied-at-deploy directory. Each process then writes its counters and histograms to files
 there, and this endpoint sums them with ``MultiProcessCollector`` — counters and histograms are summed
-across processes, so no ``pid`` label appears (the only gauge is computed from the database, below).
+across processes, so no ``pid`` label appears. Gauges computed from the database come from the readers the
+app lists in ``app.state.gauge_readers``; this module knows no domain.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -18,44 +20,35 @@ from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.openmetrics import exposition as openmetrics
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import run_in_threadpool
-
-from qualifica.whatsapp.models import ConnectionStatus, WhatsAppConnection
 
 router = APIRouter(include_in_schema=False)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
-async def connections_by_status(session: AsyncSession) -> dict[str, int]:
-    """Every status present, zero included, so dashboards always have a series per status."""
-    rows = await session.execute(
-        select(WhatsAppConnection.status, func.count()).group_by(WhatsAppConnection.status)
-    )
-    counts = {status.value: 0 for status in ConnectionStatus}
-    counts.update({ConnectionStatus(status).value: int(count) for status, count in rows})
-    return counts
-
-
-class ConnectionsCollector:
-    """``qualifica_whatsapp_connections{status}`` from a snapshot read asynchronously just before a scrape.
+@dataclass(frozen=True, eq=False)  # hashed by identity, as the registry needs
+class LabelledGauge:
+    """A gauge with one label, read from the database just before a scrape.
 
     ``collect()`` is synchronous and runs while the exposition is rendered: it must never touch the
-    database itself, so the endpoint reads the counts first (without blocking the event loop) and hands
+    database itself, so the endpoint reads the values first (without blocking the event loop) and hands
     them over here.
     """
 
-    def __init__(self, counts: Mapping[str, int]) -> None:
-        self.counts = dict(counts)
+    name: str
+    documentation: str
+    label: str
+    values: Mapping[str, int] = field(default_factory=dict)
 
     def collect(self) -> Iterable[Metric]:
-        family = GaugeMetricFamily(
-            "qualifica_whatsapp_connections", "WhatsApp connections by status", labels=["status"]
-        )
-        for status, count in sorted(self.counts.items()):
-            family.add_metric([status], count)
+        family = GaugeMetricFamily(self.name, self.documentation, labels=[self.label])
+        for label_value, value in sorted(self.values.items()):
+            family.add_metric([label_value], value)
         yield family
+
+
+GaugeReader = Callable[[AsyncSession], Awaitable[LabelledGauge]]
 
 
 class _ThisProcess:
@@ -65,14 +58,15 @@ class _ThisProcess:
         return REGISTRY.collect()
 
 
-def build_registry(connections: Mapping[str, int]) -> CollectorRegistry:
+def build_registry(gauges: Iterable[LabelledGauge] = ()) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     directory = os.environ.get(MULTIPROC_ENV)
     if directory:
         multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
     else:
         registry.register(_ThisProcess())
-    registry.register(ConnectionsCollector(connections))
+    for gauge in gauges:
+        registry.register(gauge)
     return registry
 
 
@@ -86,9 +80,10 @@ def render(registry: CollectorRegistry, accept: str) -> tuple[bytes, str]:
 
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
+    readers: list[GaugeReader] = request.app.state.gauge_readers
     async with request.app.state.sessionmaker() as session:
-        counts = await connections_by_status(session)
-    registry = build_registry(counts)
+        gauges = [await read(session) for read in readers]
+    registry = build_registry(gauges)
     # Reading many per-process files in multi-process mode is blocking I/O: keep it off the event loop.
     body, content_type = await run_in_threadpool(render, registry, request.headers.get("accept", ""))
     return Response(body, media_type=content_type)

@@ -10,8 +10,8 @@ from qualifica.logging import get_logger
 from qualifica.meta.errors import MetaError
 from qualifica.observability.webhook_metrics import Outcome
 from qualifica.security.crypto import unseal
-from qualifica.webhooks.connection_state import clear_warning, mark_active, mark_error, set_warning
 from qualifica.webhooks.routing import Context
+from qualifica.whatsapp.connection_state import clear_warning, mark_active, mark_error, set_warning
 from qualifica.whatsapp.models import AttemptStatus, ConnectionStatus, EmbeddedSignupAttempt
 
 log = get_logger(__name__)

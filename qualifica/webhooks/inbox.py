@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from qualifica.db import utcnow
 from qualifica.logging import get_logger
+from qualifica.webhooks.models import WebhookEvent
 from qualifica.webhooks.payload import Summary, read, summarize
-from qualifica.whatsapp.models import WebhookEvent
 
 log = get_logger(__name__)
 MAX_BATCH = 500  # rows per statement: bounds one flush's size (and the rows a failed flush retries alone)

@@ -1,4 +1,5 @@
-"""The changes split out of each stored webhook body: the unit the worker routes, leases and retries."""
+"""The webhook inbox (raw bodies, deduplicated) and the changes split out of each body, which the worker
+routes, leases and retries."""
 
 from __future__ import annotations
 
@@ -10,6 +11,29 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qualifica.db import Base, UUIDPk
+
+
+class WebhookEvent(UUIDPk, Base):
+    """The webhook inbox: raw bodies stored before any parsing, deduplicated by their SHA-256."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (Index("ix_webhook_events_pending", "processed_at", "next_attempt_at"),)
+
+    payload: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    field: Mapped[str | None] = mapped_column(String(64))
+    waba_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL")
+    )
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
 
 
 class WebhookChange(UUIDPk, Base):

@@ -6,8 +6,8 @@ import re
 from typing import Any
 
 from qualifica.observability.webhook_metrics import Outcome
-from qualifica.webhooks.connection_state import clear_warning, set_warning
 from qualifica.webhooks.routing import Context
+from qualifica.whatsapp.connection_state import clear_warning, set_warning
 from qualifica.whatsapp.models import WhatsAppConnection
 
 # Meta's name decision → the phone number's ``name_status`` as Graph reports it.

@@ -19,11 +19,10 @@ from qualifica.db import utcnow
 from qualifica.logging import get_logger
 from qualifica.observability import webhook_metrics
 from qualifica.observability.webhook_metrics import Outcome
+from qualifica.runtime import Runtime
 from qualifica.webhooks import account, messages, payload, phone_health
-from qualifica.webhooks.models import WebhookChange
+from qualifica.webhooks.models import WebhookChange, WebhookEvent
 from qualifica.webhooks.routing import Context, Handler, find_connection
-from qualifica.whatsapp.models import WebhookEvent
-from qualifica.whatsapp.runtime import SignupRuntime
 
 log = get_logger(__name__)
 BATCH = 50
@@ -52,7 +51,7 @@ def backoff(attempts: int) -> timedelta:
     return min(delay, BACKOFF_CAP)
 
 
-async def process_webhooks(runtime: SignupRuntime, *, now: datetime | None = None) -> int:
+async def process_webhooks(runtime: Runtime, *, now: datetime | None = None) -> int:
     """Split what arrived, then handle what is due; returns how many changes this run settled or retried."""
     done = 0
     for _ in range(ROUNDS):
@@ -64,7 +63,7 @@ async def process_webhooks(runtime: SignupRuntime, *, now: datetime | None = Non
     return done
 
 
-async def split_pending(runtime: SignupRuntime, *, limit: int = BATCH) -> int:
+async def split_pending(runtime: Runtime, *, limit: int = BATCH) -> int:
     pending = select(WebhookEvent.id).where(WebhookEvent.processed_at.is_(None))
     pending = pending.order_by(WebhookEvent.received_at).limit(limit)
     if not runtime.is_sqlite:
@@ -124,9 +123,7 @@ def _due(now: datetime) -> ColumnElement[bool]:
     )
 
 
-async def claim_due(
-    runtime: SignupRuntime, *, now: datetime | None = None, limit: int = BATCH
-) -> list[uuid.UUID]:
+async def claim_due(runtime: Runtime, *, now: datetime | None = None, limit: int = BATCH) -> list[uuid.UUID]:
     """Take the lease of up to ``limit`` due changes, oldest first; a single compare-and-set statement."""
     now = now or utcnow()
     due = select(WebhookChange.id).where(_due(now))
@@ -148,7 +145,7 @@ async def claim_due(
     return [row.id for row in rows]
 
 
-async def handle(runtime: SignupRuntime, change_id: uuid.UUID) -> Outcome:
+async def handle(runtime: Runtime, change_id: uuid.UUID) -> Outcome:
     """Route and apply one leased change; its effects and its settled mark commit together."""
     try:
         async with runtime.sessionmaker.begin() as session:
@@ -186,7 +183,7 @@ async def handle(runtime: SignupRuntime, change_id: uuid.UUID) -> Outcome:
     return outcome
 
 
-async def _failed(runtime: SignupRuntime, change_id: uuid.UUID, error: Exception) -> None:
+async def _failed(runtime: Runtime, change_id: uuid.UUID, error: Exception) -> None:
     now = utcnow()
     async with runtime.sessionmaker.begin() as session:
         change = await session.get(WebhookChange, change_id, populate_existing=True)

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica.observability.webhook_metrics import Outcome
+from qualifica.runtime import Runtime
 from qualifica.webhooks.models import WebhookChange
 from qualifica.whatsapp.models import ConnectionStatus, WhatsAppConnection
-from qualifica.whatsapp.runtime import SignupRuntime
 
 # A live connection wins over one in error, which wins over a disconnected one; then the newest.
 _RANK = {ConnectionStatus.ACTIVE: 0, ConnectionStatus.ERROR: 1, ConnectionStatus.DISCONNECTED: 2}
@@ -21,7 +21,7 @@ _RANK = {ConnectionStatus.ACTIVE: 0, ConnectionStatus.ERROR: 1, ConnectionStatus
 @dataclass
 class Context:
     session: AsyncSession
-    runtime: SignupRuntime
+    runtime: Runtime
     change: WebhookChange
     connection: WhatsAppConnection | None
 

@@ -6,17 +6,18 @@ import time
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from qualifica.accounts.guards import AdminPrincipal, PrincipalDep
 from qualifica.accounts.models import Role
-from qualifica.deps import AdminPrincipal, PrincipalDep, SessionDep
+from qualifica.deps import RuntimeDep, SessionDep
 from qualifica.errors import AppError, Forbidden
 from qualifica.meta.credentials import effective_credentials
 from qualifica.observability import signup_metrics
+from qualifica.runtime import Runtime
 from qualifica.whatsapp import connection as connection_service
-from qualifica.whatsapp import signup
-from qualifica.whatsapp.runtime import SignupRuntime
+from qualifica.whatsapp import health_check, signup
 from qualifica.whatsapp.schemas import (
     CallbackRequest,
     CancelRequest,
@@ -34,19 +35,11 @@ CALLBACK_PATH = "/api/v1/whatsapp/embedded-signup/callback"
 OUTCOMES = {200: "completed", 202: "processing"}
 
 
-def get_runtime(request: Request) -> SignupRuntime:
-    runtime: SignupRuntime = request.app.state.signup
-    return runtime
-
-
-RuntimeDep = Annotated[SignupRuntime, Depends(get_runtime)]
-
-
 def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def redirect_uri(runtime: SignupRuntime) -> str:
+def redirect_uri(runtime: Runtime) -> str:
     return runtime.settings.base_url + CALLBACK_PATH
 
 
@@ -167,3 +160,11 @@ async def disconnect(
 async def submit_pin(body: PinRequest, principal: AdminPrincipal, runtime: RuntimeDep) -> Response:
     outcome = await connection_service.submit_pin(runtime, user=principal.user, pin=body.pin)
     return JSONResponse(outcome.body, status_code=outcome.status_code)
+
+
+@router.post("/connection/health-check", response_model=StatusResponse)
+async def check_health(principal: AdminPrincipal, db: SessionDep, runtime: RuntimeDep) -> StatusResponse:
+    """Check the token and the number now (at most every 10 s) and answer the refreshed status."""
+    organization_id = principal.user.organization_id
+    await health_check.check_organization(db, runtime, organization_id=organization_id)
+    return status_response(await connection_view(db, organization_id=organization_id))

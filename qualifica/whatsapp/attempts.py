@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, or_, select, update
 
 from qualifica.db import utcnow
+from qualifica.runtime import Runtime
 from qualifica.whatsapp.models import AttemptStatus, EmbeddedSignupAttempt
-from qualifica.whatsapp.runtime import SignupRuntime
 
 LEASE = timedelta(seconds=30)
 
@@ -31,7 +31,7 @@ def _lease_free(now: datetime) -> ColumnElement[bool]:
     return or_(Attempt.lease_expires_at.is_(None), Attempt.lease_expires_at < now)
 
 
-async def load(runtime: SignupRuntime, attempt_id: uuid.UUID) -> Attempt:
+async def load(runtime: Runtime, attempt_id: uuid.UUID) -> Attempt:
     async with runtime.sessionmaker() as session:
         attempt = await session.get(Attempt, attempt_id, populate_existing=True)
     if attempt is None:
@@ -39,7 +39,7 @@ async def load(runtime: SignupRuntime, attempt_id: uuid.UUID) -> Attempt:
     return attempt
 
 
-async def write(runtime: SignupRuntime, attempt_id: uuid.UUID, **values: Any) -> None:
+async def write(runtime: Runtime, attempt_id: uuid.UUID, **values: Any) -> None:
     """Persist a step's result and renew the lease, if (and only if) this runner still holds it."""
     async with runtime.sessionmaker() as session, session.begin():
         result = await session.execute(
@@ -51,7 +51,7 @@ async def write(runtime: SignupRuntime, attempt_id: uuid.UUID, **values: Any) ->
         raise LeaseLost
 
 
-async def claim(runtime: SignupRuntime, attempt_id: uuid.UUID, *, now: datetime | None = None) -> bool:
+async def claim(runtime: Runtime, attempt_id: uuid.UUID, *, now: datetime | None = None) -> bool:
     """Take the lease of a processing attempt whose lease is free or expired."""
     now = now or utcnow()
     async with runtime.sessionmaker() as session, session.begin():
@@ -69,9 +69,7 @@ async def claim(runtime: SignupRuntime, attempt_id: uuid.UUID, *, now: datetime 
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-async def due_for_resume(
-    runtime: SignupRuntime, *, now: datetime, limit: int
-) -> list[tuple[uuid.UUID, bool]]:
+async def due_for_resume(runtime: Runtime, *, now: datetime, limit: int) -> list[tuple[uuid.UUID, bool]]:
     """Processing attempts nobody holds (or whose holder's lease ran out), with "was it abandoned?"."""
     query = (
         select(Attempt.id, Attempt.lease_owner)

@@ -14,13 +14,13 @@ from qualifica.db import utcnow
 from qualifica.meta.errors import MetaError
 from qualifica.meta.models import PhoneNumber, Waba
 from qualifica.observability.analytics import EventName, emit
+from qualifica.runtime import Runtime
 from qualifica.security.crypto import unseal
 from qualifica.whatsapp.attempts import LEASE, Attempt
 from qualifica.whatsapp.errors import InvalidPin, NoPinRequired, NotConnected, PinMismatch
 from qualifica.whatsapp.models import AttemptStatus, ConnectionStatus, WhatsAppConnection
 from qualifica.whatsapp.outcomes import Outcome, Saved, complete, fail
 from qualifica.whatsapp.pipeline import STEP_SECONDS, Failed, meta_failure
-from qualifica.whatsapp.runtime import SignupRuntime
 
 UNSUBSCRIBE_SECONDS = 5.0
 PIN = re.compile(r"^[0-9]{6}$")
@@ -28,7 +28,7 @@ PIN = re.compile(r"^[0-9]{6}$")
 
 async def disconnect(
     session: AsyncSession,
-    runtime: SignupRuntime,
+    runtime: Runtime,
     *,
     user: User,
     reason: str | None,
@@ -78,7 +78,7 @@ async def disconnect(
     return connection
 
 
-async def submit_pin(runtime: SignupRuntime, *, user: User, pin: str) -> Outcome:
+async def submit_pin(runtime: Runtime, *, user: User, pin: str) -> Outcome:
     """Retry registration with the number's existing two-step PIN, then save the connection."""
     if not PIN.fullmatch(pin):
         raise InvalidPin
@@ -103,7 +103,7 @@ async def submit_pin(runtime: SignupRuntime, *, user: User, pin: str) -> Outcome
     return await complete(runtime, attempt.id, saved)
 
 
-async def _take_pin_attempt(runtime: SignupRuntime, user: User) -> Attempt:
+async def _take_pin_attempt(runtime: Runtime, user: User) -> Attempt:
     now = utcnow()
     async with runtime.sessionmaker() as session, session.begin():
         attempt = await session.scalar(
@@ -131,7 +131,7 @@ async def _take_pin_attempt(runtime: SignupRuntime, user: User) -> Attempt:
     return attempt
 
 
-async def _release(runtime: SignupRuntime, attempt: Attempt) -> None:
+async def _release(runtime: Runtime, attempt: Attempt) -> None:
     async with runtime.sessionmaker() as session, session.begin():
         await session.execute(
             update(Attempt)

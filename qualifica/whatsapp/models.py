@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from qualifica.db import Base, Timestamps, UUIDPk, str_enum
+from qualifica.db import SEALED, Base, Timestamps, UUIDPk, str_enum
 
 
 class ConnectionStatus(StrEnum):
@@ -41,7 +41,7 @@ class WhatsAppConnection(UUIDPk, Timestamps, Base):
     phone_number_id: Mapped[str] = mapped_column(String(64))
     display_phone_number: Mapped[str | None] = mapped_column(String(64))
     business_name: Mapped[str | None] = mapped_column(String(255))
-    access_token: Mapped[str | None] = mapped_column(Text)  # ciphertext; wiped (NULL) on disconnect
+    access_token: Mapped[str | None] = mapped_column(Text, info=SEALED)  # wiped (NULL) on disconnect
     token_expires_at: Mapped[datetime | None]
     status: Mapped[ConnectionStatus] = mapped_column(str_enum(ConnectionStatus, "connection_status"))
     error_message: Mapped[str | None] = mapped_column(Text)
@@ -50,7 +50,7 @@ class WhatsAppConnection(UUIDPk, Timestamps, Base):
     # Design extras.
     business_id: Mapped[str | None] = mapped_column(String(64))
     verified_name: Mapped[str | None] = mapped_column(String(255))
-    registration_pin: Mapped[str | None] = mapped_column(Text)  # ciphertext
+    registration_pin: Mapped[str | None] = mapped_column(Text, info=SEALED)
     error_code: Mapped[str | None] = mapped_column(String(64))
     has_existing_number: Mapped[bool | None]
     signup_event: Mapped[str | None] = mapped_column(String(64))
@@ -80,7 +80,7 @@ class EmbeddedSignupAttempt(UUIDPk, Timestamps, Base):
     step: Mapped[str] = mapped_column(String(32), default="started")  # last pipeline step persisted
     state_consumed_at: Mapped[datetime | None]
     code_digest: Mapped[str | None] = mapped_column(String(64))  # SHA-256 of the code, to spot retries
-    code: Mapped[str | None] = mapped_column(Text)  # ciphertext, wiped after the exchange
+    code: Mapped[str | None] = mapped_column(Text, info=SEALED)  # wiped after the exchange
     redirect_uri: Mapped[str | None] = mapped_column(Text)
     # Meta session info from the browser's WA_EMBEDDED_SIGNUP message.
     event: Mapped[str | None] = mapped_column(String(64))
@@ -89,10 +89,10 @@ class EmbeddedSignupAttempt(UUIDPk, Timestamps, Base):
     business_id: Mapped[str | None] = mapped_column(String(64))
     meta_session_id: Mapped[str | None] = mapped_column(String(128))
     # Results of each pipeline step.
-    access_token: Mapped[str | None] = mapped_column(Text)  # ciphertext while in flight
+    access_token: Mapped[str | None] = mapped_column(Text, info=SEALED)  # while in flight
     token_expires_at: Mapped[datetime | None]
     step_results: Mapped[dict[str, Any] | None]
-    registration_pin: Mapped[str | None] = mapped_column(Text)  # ciphertext
+    registration_pin: Mapped[str | None] = mapped_column(Text, info=SEALED)
     has_existing_number: Mapped[bool | None]
     connection_id: Mapped[uuid.UUID | None]
     # Outcome.
@@ -109,26 +109,3 @@ class EmbeddedSignupAttempt(UUIDPk, Timestamps, Base):
     resume_count: Mapped[int] = mapped_column(default=0)
     ip_address: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(512))
-
-
-class WebhookEvent(UUIDPk, Base):
-    """The webhook inbox: raw bodies stored before any parsing, deduplicated by their SHA-256."""
-
-    __tablename__ = "webhook_events"
-    __table_args__ = (Index("ix_webhook_events_pending", "processed_at", "next_attempt_at"),)
-
-    payload: Mapped[str] = mapped_column(Text)
-    sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    field: Mapped[str | None] = mapped_column(String(64))
-    waba_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    organization_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("organizations.id", ondelete="SET NULL")
-    )
-    outcome: Mapped[str | None] = mapped_column(String(32))
-    received_at: Mapped[datetime]
-    processed_at: Mapped[datetime | None]
-    attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime | None]
-    error: Mapped[str | None] = mapped_column(Text)
-    lease_owner: Mapped[str | None] = mapped_column(String(64))
-    lease_expires_at: Mapped[datetime | None]

@@ -21,10 +21,10 @@ from qualifica.errors import AppError
 from qualifica.meta.models import PhoneNumber, Waba
 from qualifica.observability import signup_metrics
 from qualifica.observability.analytics import EventName, emit
+from qualifica.runtime import Runtime
 from qualifica.security.crypto import seal
 from qualifica.whatsapp.attempts import Attempt, LeaseLost
 from qualifica.whatsapp.models import AttemptStatus, ConnectionStatus, WhatsAppConnection
-from qualifica.whatsapp.runtime import SignupRuntime
 
 MAX_RESUMES = 6
 
@@ -62,7 +62,7 @@ class Saved:
     has_existing_number: bool
 
 
-async def _locked_attempt(session: AsyncSession, runtime: SignupRuntime, attempt_id: uuid.UUID) -> Attempt:
+async def _locked_attempt(session: AsyncSession, runtime: Runtime, attempt_id: uuid.UUID) -> Attempt:
     attempt = await session.scalar(
         select(Attempt)
         .where(Attempt.id == attempt_id)
@@ -83,7 +83,7 @@ def _finish(attempt: Attempt, status: AttemptStatus, outcome: Outcome) -> None:
 
 
 async def complete(
-    runtime: SignupRuntime, attempt_id: uuid.UUID, saved: Saved, *, attempt: Attempt | None = None
+    runtime: Runtime, attempt_id: uuid.UUID, saved: Saved, *, attempt: Attempt | None = None
 ) -> Outcome:
     """Upsert the organization's connection (the token re-sealed for its new row) and close the attempt.
 
@@ -173,7 +173,7 @@ async def complete(
     return outcome
 
 
-async def fail(runtime: SignupRuntime, attempt_id: uuid.UUID, failure: StepFailure) -> Outcome:
+async def fail(runtime: Runtime, attempt_id: uuid.UUID, failure: StepFailure) -> Outcome:
     """Close the attempt as failed and wipe the token it held: nothing half-saved, nothing kept."""
     outcome = Outcome(failure.error.status, failure.error.body())
     async with runtime.sessionmaker() as session, session.begin():
@@ -219,7 +219,7 @@ async def record_failure(
     signup_metrics.failed(error_code=analytics_code, step=step)
 
 
-async def require_pin(runtime: SignupRuntime, attempt_id: uuid.UUID) -> Outcome:
+async def require_pin(runtime: Runtime, attempt_id: uuid.UUID) -> Outcome:
     """Meta said 133005: keep the token, wait for the number's existing two-step PIN."""
     outcome = Outcome(202, {"success": False, "status": "pin_required", "attempt_id": str(attempt_id)})
     async with runtime.sessionmaker() as session, session.begin():
@@ -231,7 +231,7 @@ async def require_pin(runtime: SignupRuntime, attempt_id: uuid.UUID) -> Outcome:
     return outcome
 
 
-async def postpone(runtime: SignupRuntime, attempt_id: uuid.UUID) -> bool:
+async def postpone(runtime: Runtime, attempt_id: uuid.UUID) -> bool:
     """Meta stayed unavailable: release the lease until a backoff has passed. False when out of tries."""
     async with runtime.sessionmaker() as session, session.begin():
         attempt = await _locked_attempt(session, runtime, attempt_id)

@@ -15,11 +15,12 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from qualifica.accounts.guards import PagePrincipal
 from qualifica.accounts.models import Role
-from qualifica.deps import PagePrincipal, SessionDep
+from qualifica.deps import SessionDep
 from qualifica.errors import AppError
 from qualifica.observability.analytics import EventName, emit
-from qualifica.pages import render
+from qualifica.templating import render
 from qualifica.whatsapp import errors
 from qualifica.whatsapp.models import ConnectionStatus
 from qualifica.whatsapp.signup import signup_enabled
@@ -160,7 +161,7 @@ async def whatsapp_settings(
 ) -> Response:
     user = principal.user
     view = await connection_view(db, organization_id=user.organization_id)
-    enabled = await signup_enabled(db, request.app.state.signup, user.organization_id)
+    enabled = await signup_enabled(db, request.app.state.runtime, user.organization_id)
     page = settings_page(view, enabled=enabled, is_admin=user.role is Role.ADMIN, result=result, error=error)
     await emit(db, EventName.SETUP_SCREEN_VIEWED, organization_id=user.organization_id, user_id=user.id)
     settings = request.app.state.settings

@@ -25,13 +25,13 @@ from qualifica.meta.client import GraphClient
 from qualifica.meta.errors import MetaError
 from qualifica.meta.models import PhoneNumber, TokenInfo, Waba
 from qualifica.observability import signup_metrics
+from qualifica.runtime import Runtime
 from qualifica.security.crypto import seal, unseal
 from qualifica.whatsapp import attempts
 from qualifica.whatsapp.attempts import Attempt, LeaseLost
 from qualifica.whatsapp.catalogue import TRANSIENT, analytics_code, explain_meta
 from qualifica.whatsapp.errors import META_ERROR_MESSAGE, MetaFailure, SessionExpired, WabaNotGranted
 from qualifica.whatsapp.outcomes import Outcome, Saved, StepFailure, complete, fail, postpone, require_pin
-from qualifica.whatsapp.runtime import SignupRuntime
 
 log = get_logger(__name__)
 
@@ -88,7 +88,7 @@ def _expiry(expires_at: int | None, expires_in: int | None = None) -> datetime |
 
 @dataclass
 class Run:
-    runtime: SignupRuntime
+    runtime: Runtime
     attempt: Attempt
     first_run: bool
     code_received_at: float | None
@@ -268,7 +268,7 @@ class Run:
 
 
 async def run_attempt(
-    runtime: SignupRuntime,
+    runtime: Runtime,
     attempt_id: uuid.UUID,
     *,
     first_run: bool,

@@ -17,6 +17,7 @@ from qualifica.errors import Forbidden
 from qualifica.flags import WHATSAPP_EMBEDDED_SIGNUP, flag_enabled
 from qualifica.observability import signup_metrics
 from qualifica.observability.analytics import EventName, emit
+from qualifica.runtime import Runtime
 from qualifica.security.crypto import seal
 from qualifica.security.state import SignupState, StateExpired, StateInvalid
 from qualifica.whatsapp import attempts
@@ -31,7 +32,6 @@ from qualifica.whatsapp.errors import (
 from qualifica.whatsapp.models import AttemptStatus, ConnectionStatus, WhatsAppConnection
 from qualifica.whatsapp.outcomes import Outcome, record_failure
 from qualifica.whatsapp.pipeline import Step, run_attempt
-from qualifica.whatsapp.runtime import SignupRuntime
 from qualifica.whatsapp.schemas import CallbackRequest, ErrorReport
 
 POLL_SECONDS = 0.05
@@ -59,7 +59,7 @@ def processing(attempt_id: uuid.UUID) -> Outcome:
     return Outcome(202, {"success": False, "status": "processing", "attempt_id": str(attempt_id)})
 
 
-async def signup_enabled(session: AsyncSession, runtime: SignupRuntime, organization_id: uuid.UUID) -> bool:
+async def signup_enabled(session: AsyncSession, runtime: Runtime, organization_id: uuid.UUID) -> bool:
     default = not runtime.settings.is_production
     return await flag_enabled(
         session, WHATSAPP_EMBEDDED_SIGNUP, organization_id=organization_id, default=default
@@ -76,7 +76,7 @@ async def active_connection(session: AsyncSession, organization_id: uuid.UUID) -
 
 
 async def start(
-    session: AsyncSession, runtime: SignupRuntime, *, user: User, ip: str | None, user_agent: str | None
+    session: AsyncSession, runtime: Runtime, *, user: User, ip: str | None, user_agent: str | None
 ) -> tuple[Attempt, str]:
     if not await signup_enabled(session, runtime, user.organization_id):
         raise FeatureDisabled
@@ -99,7 +99,7 @@ async def start(
     return attempt, runtime.signer.sign(SignupState(attempt.id, user.organization_id, user.id))
 
 
-def verify_state(runtime: SignupRuntime, token: str, user: User) -> SignupState:
+def verify_state(runtime: Runtime, token: str, user: User) -> SignupState:
     try:
         state = runtime.signer.verify(token)
     except StateExpired:
@@ -125,7 +125,7 @@ class CallbackInput:
     received_at: float  # monotonic, when the request arrived: the deadline and the code's 30 s count from it
 
 
-async def finish(runtime: SignupRuntime, *, user: User, data: CallbackInput) -> Outcome:
+async def finish(runtime: Runtime, *, user: User, data: CallbackInput) -> Outcome:
     """Run (or join) the pipeline for this state; answer within the deadline or say it is processing."""
     state = verify_state(runtime, data.body.state, user)
     async with runtime.sessionmaker() as session:
@@ -157,7 +157,7 @@ async def finish(runtime: SignupRuntime, *, user: User, data: CallbackInput) -> 
     return await _await_outcome(runtime, attempt.id, deadline)
 
 
-async def _claim_state(runtime: SignupRuntime, attempt: Attempt, digest: str, data: CallbackInput) -> bool:
+async def _claim_state(runtime: Runtime, attempt: Attempt, digest: str, data: CallbackInput) -> bool:
     """Consume the state exactly once: the winner stores the sealed code and takes the pipeline's lease.
 
     On success ``attempt`` (detached) carries the claimed values, so the pipeline need not read it again.
@@ -195,7 +195,7 @@ async def _claim_state(runtime: SignupRuntime, attempt: Attempt, digest: str, da
     return True
 
 
-async def _await_outcome(runtime: SignupRuntime, attempt_id: uuid.UUID, deadline: float) -> Outcome:
+async def _await_outcome(runtime: Runtime, attempt_id: uuid.UUID, deadline: float) -> Outcome:
     """A retried callback (same state, same code) gets the first one's answer once there is one."""
     while True:
         attempt = await attempts.load(runtime, attempt_id)
@@ -209,7 +209,7 @@ async def _await_outcome(runtime: SignupRuntime, attempt_id: uuid.UUID, deadline
 
 
 async def cancel(
-    session: AsyncSession, runtime: SignupRuntime, *, user: User, state_token: str, step: str | None
+    session: AsyncSession, runtime: Runtime, *, user: User, state_token: str, step: str | None
 ) -> None:
     attempt = await _attempt_of(session, verify_state(runtime, state_token, user))
     if attempt.status is not AttemptStatus.STARTED:
@@ -228,9 +228,7 @@ async def cancel(
     signup_metrics.cancelled(step=step_cancelled)
 
 
-async def report_error(
-    session: AsyncSession, runtime: SignupRuntime, *, user: User, report: ErrorReport
-) -> None:
+async def report_error(session: AsyncSession, runtime: Runtime, *, user: User, report: ErrorReport) -> None:
     """The popup showed the admin an error (CANCEL with error_message/error_code|error_id)."""
     attempt = await _attempt_of(session, verify_state(runtime, report.state, user))
     if attempt.status is not AttemptStatus.STARTED:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from qualifica.observability.exposition import LabelledGauge
 from qualifica.whatsapp.catalogue import explain_flow_code
 from qualifica.whatsapp.models import (
     AttemptStatus,
@@ -109,3 +110,22 @@ def status_response(view: ConnectionView) -> StatusResponse:
         else None,
         step=attempt.step if attempt is not None and view.status == "connecting" else None,
     )
+
+
+async def connections_by_status(session: AsyncSession) -> dict[str, int]:
+    """Every status present, zero included, so dashboards always have a series per status."""
+    rows = await session.execute(
+        select(WhatsAppConnection.status, func.count()).group_by(WhatsAppConnection.status)
+    )
+    counts = {status.value: 0 for status in ConnectionStatus}
+    counts.update({ConnectionStatus(status).value: int(count) for status, count in rows})
+    return counts
+
+
+def connections_gauge(counts: dict[str, int]) -> LabelledGauge:
+    return LabelledGauge("qualifica_whatsapp_connections", "WhatsApp connections by status", "status", counts)
+
+
+async def read_connections_gauge(session: AsyncSession) -> LabelledGauge:
+    """``qualifica_whatsapp_connections{status}``, read just before each scrape."""
+    return connections_gauge(await connections_by_status(session))

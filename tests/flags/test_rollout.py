@@ -13,7 +13,7 @@ from qualifica.accounts.models import User
 from qualifica.flags import WHATSAPP_EMBEDDED_SIGNUP, rollout_bucket
 from qualifica.meta.sandbox import Sandbox
 from qualifica.meta.signature import sign
-from qualifica.ops.flags import Actor, set_enabled, set_percent
+from qualifica.staff.flags import Actor, set_enabled, set_percent
 from qualifica.whatsapp.models import ConnectionStatus, WhatsAppConnection
 from tests.support.meta import APP_SECRET
 from tests.support.signup import Browser

@@ -7,7 +7,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qualifica.db import utcnow
+from qualifica.db import sealed_columns, utcnow
 from qualifica.security.crypto import DecryptionError, KeyRing, associated_data, seal, unseal
 from qualifica.security.rotation import rotate_all
 from qualifica.whatsapp.models import ConnectionStatus, WhatsAppConnection
@@ -119,3 +119,16 @@ class TestRotation:
         again = await rotate_all(app.state.sessionmaker, new_ring)
 
         assert (again.rotated, again.already_current) == (0, 2)
+
+    def test_rotation_walks_every_column_marked_sealed(self) -> None:
+        import qualifica.models  # noqa: F401
+
+        walked = {f"{table.name}.{column.name}" for table, column in sealed_columns()}
+
+        assert walked == {
+            "whatsapp_connections.access_token",
+            "whatsapp_connections.registration_pin",
+            "embedded_signup_attempts.access_token",
+            "embedded_signup_attempts.code",
+            "embedded_signup_attempts.registration_pin",
+        }

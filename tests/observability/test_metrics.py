@@ -104,14 +104,16 @@ MULTIPROCESS = textwrap.dedent(
     """
     import sys
     from qualifica.observability import signup_metrics
-    from qualifica.observability.metrics import observe_graph_request
+    from qualifica.observability.graph_metrics import observe_graph_request
     signup_metrics.started()
     signup_metrics.failed(error_code="133005", step="registration")
     signup_metrics.callback(outcome="failed", seconds=0.3)
     observe_graph_request("register", "permanent_error", 0.2)
     if sys.argv[1] == "render":
         from qualifica.observability.exposition import build_registry, render
-        body, _ = render(build_registry({"active": 2, "disconnected": 0, "error": 1}), "")
+        from qualifica.whatsapp.status import connections_gauge
+        gauge = connections_gauge({"active": 2, "disconnected": 0, "error": 1})
+        body, _ = render(build_registry([gauge]), "")
         sys.stdout.write(body.decode())
     """
 )

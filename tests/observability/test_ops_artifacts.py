@@ -15,7 +15,7 @@ import yaml  # type: ignore[import-untyped]  # PyYAML ships no stubs and types-P
 from prometheus_client import REGISTRY
 
 import qualifica.app  # noqa: F401  (imports every module that defines a metric)
-from qualifica.observability.exposition import ConnectionsCollector
+from qualifica.whatsapp.status import connections_gauge
 
 OPS = Path(__file__).resolve().parents[2] / "ops"
 IN_CI = os.environ.get("CI") == "true"
@@ -36,7 +36,7 @@ DATADOG_NAME = re.compile(r"\bqualifica\.[a-z0-9_.]+")
 def exported() -> dict[str, str]:
     """Every sample name the service exports → its family type."""
     names: dict[str, str] = {}
-    families = list(REGISTRY.collect()) + list(ConnectionsCollector({"active": 0}).collect())
+    families = list(REGISTRY.collect()) + list(connections_gauge({"active": 0}).collect())
     for family in families:
         if not family.name.startswith("qualifica_"):
             continue

@@ -16,7 +16,7 @@ from qualifica.observability import delivery
 from qualifica.observability.analytics import EventName, emit
 from qualifica.observability.delivery import MAX_ATTEMPTS, SegmentSink, deliver_analytics, deliver_pending
 from qualifica.observability.models import AnalyticsEvent
-from qualifica.whatsapp.runtime import SignupRuntime
+from qualifica.runtime import Runtime
 from tests.observability.receiver import Receiver, segment_receiver
 from tests.support.factories import make_org, make_user
 
@@ -105,7 +105,7 @@ class TestSegmentSink:
         self, app: FastAPI, db: AsyncSession, user: User, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         await completed_event(db, user)
-        runtime: SignupRuntime = app.state.signup
+        runtime: Runtime = app.state.runtime
         assert await deliver_analytics(runtime) == 0  # no key: the table is the only sink
         monkeypatch.setattr(delivery, "SEGMENT_HOST", receiver.url)
         monkeypatch.setattr(

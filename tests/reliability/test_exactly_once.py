@@ -23,11 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qualifica.audit import AuditEntry
 from qualifica.config import Settings
 from qualifica.meta.sandbox import Sandbox
-from qualifica.meta.sandbox.sandbox import PARTNER_BUSINESS_ID
 from qualifica.meta.sandbox.webhooks import account_update, entry
+from qualifica.meta.sandbox.world import PARTNER_BUSINESS_ID
 from qualifica.meta.signature import sign
-from qualifica.webhooks.models import WebhookChange
-from qualifica.whatsapp.models import ConnectionStatus, WebhookEvent, WhatsAppConnection
+from qualifica.webhooks.models import WebhookChange, WebhookEvent
+from qualifica.whatsapp.models import ConnectionStatus, WhatsAppConnection
 from tests.reliability.support import Process, add_user, credentials, processes, service_env
 from tests.support import meta
 from tests.support.live import free_port

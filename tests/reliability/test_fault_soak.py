@@ -25,8 +25,8 @@ from qualifica.meta.sandbox import Sandbox
 from qualifica.observability.analytics import EventName
 from qualifica.observability.models import AnalyticsEvent
 from qualifica.security.crypto import unseal
+from qualifica.whatsapp.jobs import resume_due
 from qualifica.whatsapp.models import AttemptStatus, EmbeddedSignupAttempt, WhatsAppConnection
-from qualifica.whatsapp.worker import resume_due
 from tests.reliability.support import add_user, credentials
 from tests.support import meta
 
@@ -81,7 +81,7 @@ def plan(count: int, seed: int = 20) -> list[Fault | None]:
 async def test_every_attempt_ends_as_expected_and_no_token_is_lost(
     app: FastAPI, db: AsyncSession, sandbox: Sandbox
 ) -> None:
-    runtime = app.state.signup
+    runtime = app.state.runtime
     runtime.graph = GraphClient(
         app.state.meta_http,
         graph_url=app.state.settings.meta_graph_url,

@@ -32,10 +32,9 @@ from qualifica.config import Settings
 from qualifica.db import create_engine, create_sessionmaker
 from qualifica.meta.signature import sign
 from qualifica.webhooks.inbox import as_text
-from qualifica.webhooks.models import WebhookChange
+from qualifica.webhooks.models import WebhookChange, WebhookEvent
 from qualifica.webhooks.payload import read
 from qualifica.webhooks.processing import process_webhooks
-from qualifica.whatsapp.models import WebhookEvent
 from tests.reliability.support import Credentials, add_user, credentials
 from tests.support import meta
 from tests.support.live import serve_in_thread
@@ -137,7 +136,7 @@ async def test_malformed_webhooks_are_refused_or_stored_whole(
             WEBHOOK, content=raw, headers={"X-Hub-Signature-256": sign(raw, meta.APP_SECRET)}
         )
         assert response.status_code == 200, response.text
-    await process_webhooks(app.state.signup)
+    await process_webhooks(app.state.runtime)
     events = (await db.scalars(select(WebhookEvent))).all()
     assert len(events) == len(set(bodies))
     stored = {event.payload: event for event in events}

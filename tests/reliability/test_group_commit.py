@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica.meta.signature import sign
 from qualifica.webhooks import inbox
-from qualifica.whatsapp.models import WebhookEvent
+from qualifica.webhooks.models import WebhookEvent
 from tests.support import meta
 
 WEBHOOK = "/api/v1/whatsapp/webhook"

@@ -136,7 +136,7 @@ def mine_state(app: FastAPI, user: User) -> str:
 
     from qualifica.security.state import SignupState
 
-    return str(app.state.signup.signer.sign(SignupState(uuid.uuid4(), user.organization_id, user.id)))
+    return str(app.state.runtime.signer.sign(SignupState(uuid.uuid4(), user.organization_id, user.id)))
 
 
 async def call(

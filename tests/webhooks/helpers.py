@@ -21,9 +21,9 @@ from qualifica.meta.sandbox import Sandbox
 from qualifica.meta.signature import sign
 from qualifica.middleware import WEBHOOK_PATH
 from qualifica.models import Organization
+from qualifica.runtime import Runtime
 from qualifica.security.crypto import seal
 from qualifica.whatsapp.models import ConnectionStatus, WhatsAppConnection
-from qualifica.whatsapp.runtime import SignupRuntime
 from tests.support.factories import make_org
 from tests.support.live import serve_in_thread
 from tests.support.meta import APP_SECRET
@@ -69,7 +69,7 @@ async def make_connection(
         status=status,
         connected_at=utcnow(),
     )
-    connection.access_token = seal(app.state.key_ring, connection, "access_token", token)
+    connection.access_token = seal(app.state.runtime.ring, connection, "access_token", token)
     db.add(connection)
     await db.commit()
     return connection
@@ -81,7 +81,7 @@ async def connect_with_sandbox(
     """A connection holding a real sandbox token, as the signup pipeline would have saved it."""
     result = sandbox.complete_signup()
     assert result.code and result.waba_id and result.phone_number_id
-    runtime: SignupRuntime = app.state.signup
+    runtime: Runtime = app.state.runtime
     token = (await runtime.graph.exchange_code(result.code)).access_token
     with sandbox.lock:
         display = sandbox.world.phones[result.phone_number_id].display_phone_number

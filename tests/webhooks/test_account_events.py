@@ -18,11 +18,11 @@ from qualifica.db import utcnow
 from qualifica.meta.sandbox import Sandbox
 from qualifica.middleware import WEBHOOK_PATH
 from qualifica.models import Organization
-from qualifica.webhooks.connection_state import ERROR_MESSAGES
+from qualifica.runtime import Runtime
 from qualifica.webhooks.models import WebhookChange
 from qualifica.webhooks.processing import process_webhooks
+from qualifica.whatsapp.connection_state import ERROR_MESSAGES
 from qualifica.whatsapp.models import AttemptStatus, ConnectionStatus, EmbeddedSignupAttempt
-from qualifica.whatsapp.runtime import SignupRuntime
 from tests.support.factories import PASSWORD, make_org, make_user
 from tests.webhooks.helpers import connect_with_sandbox, live_server, metric, reload, status_audits
 
@@ -54,7 +54,7 @@ class TestRevocation:
         db: AsyncSession,
         app: FastAPI,
         sandbox: Sandbox,
-        runtime: SignupRuntime,
+        runtime: Runtime,
         webhook_url: str,
         event: str,
         code: str,
@@ -116,7 +116,7 @@ class TestWarnings:
         db: AsyncSession,
         app: FastAPI,
         sandbox: Sandbox,
-        runtime: SignupRuntime,
+        runtime: Runtime,
         webhook_url: str,
         event: str,
         extra: dict[str, object],
@@ -132,7 +132,7 @@ class TestWarnings:
         assert warning["code"] == code and warning["message"] and warning["source"] == "webhook"
 
     async def test_a_reinstated_account_loses_its_disabled_warning(
-        self, db: AsyncSession, app: FastAPI, sandbox: Sandbox, runtime: SignupRuntime, webhook_url: str
+        self, db: AsyncSession, app: FastAPI, sandbox: Sandbox, runtime: Runtime, webhook_url: str
     ) -> None:
         connection, _ = await connect_with_sandbox(db, app, sandbox)
         for state in ("DISABLE", "REINSTATE"):
@@ -146,7 +146,7 @@ class TestWarnings:
 
 class TestGranted:
     async def test_partner_added_brings_back_a_connection_whose_token_works(
-        self, db: AsyncSession, app: FastAPI, sandbox: Sandbox, runtime: SignupRuntime, webhook_url: str
+        self, db: AsyncSession, app: FastAPI, sandbox: Sandbox, runtime: Runtime, webhook_url: str
     ) -> None:
         connection, _ = await connect_with_sandbox(db, app, sandbox, status=ConnectionStatus.ERROR)
         for event in ("PARTNER_ADDED", "PARTNER_APP_INSTALLED"):
@@ -159,7 +159,7 @@ class TestGranted:
         assert (entry.details or {})["source"] == "webhook" and entry.status == "active"
 
     async def test_partner_added_hurries_a_signup_waiting_to_resume(
-        self, db: AsyncSession, app: FastAPI, sandbox: Sandbox, runtime: SignupRuntime, webhook_url: str
+        self, db: AsyncSession, app: FastAPI, sandbox: Sandbox, runtime: Runtime, webhook_url: str
     ) -> None:
         result = sandbox.complete_signup()
         admin = await make_user(db, await make_org(db))
@@ -181,7 +181,7 @@ class TestGranted:
 
 class TestPhoneNotifications:
     async def test_quality_and_name_updates_refresh_the_health_fields_and_messages_are_kept(
-        self, db: AsyncSession, app: FastAPI, sandbox: Sandbox, runtime: SignupRuntime, webhook_url: str
+        self, db: AsyncSession, app: FastAPI, sandbox: Sandbox, runtime: Runtime, webhook_url: str
     ) -> None:
         connection, _ = await connect_with_sandbox(db, app, sandbox)
         sandbox.notify.quality_update(connection.phone_number_id, event="FLAGGED", current_limit="TIER_1K")

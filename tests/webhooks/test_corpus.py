@@ -10,10 +10,9 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qualifica.webhooks.models import WebhookChange
+from qualifica.runtime import Runtime
+from qualifica.webhooks.models import WebhookChange, WebhookEvent
 from qualifica.webhooks.processing import process_webhooks
-from qualifica.whatsapp.models import WebhookEvent
-from qualifica.whatsapp.runtime import SignupRuntime
 from tests.webhooks.helpers import count, make_connection, post_signed
 
 # A copy of shared/fixtures/meta-webhooks (MIT-licensed pywa test data, see its README and licence).
@@ -30,7 +29,7 @@ def corpus() -> list[bytes]:
 
 
 async def test_every_corpus_body_is_stored_and_routed(
-    client: httpx.AsyncClient, db: AsyncSession, app: FastAPI, runtime: SignupRuntime
+    client: httpx.AsyncClient, db: AsyncSession, app: FastAPI, runtime: Runtime
 ) -> None:
     bodies = corpus()
     assert len(bodies) >= 57

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica.meta.signature import sign
 from qualifica.middleware import WEBHOOK_BODY_LIMIT, WEBHOOK_PATH
-from qualifica.whatsapp.models import WebhookEvent
+from qualifica.webhooks.models import WebhookEvent
 from tests.support.meta import APP_SECRET, VERIFY_TOKEN
 from tests.webhooks.helpers import account_entry, count, envelope, metric, post_signed, signed
 

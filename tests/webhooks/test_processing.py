@@ -16,12 +16,12 @@ from qualifica.app import create_app
 from qualifica.config import Settings
 from qualifica.db import utcnow
 from qualifica.observability.webhook_metrics import Outcome
+from qualifica.runtime import Runtime
 from qualifica.webhooks import processing
-from qualifica.webhooks.models import WebhookChange
+from qualifica.webhooks.models import WebhookChange, WebhookEvent
 from qualifica.webhooks.processing import claim_due, process_webhooks
 from qualifica.webhooks.routing import Context
-from qualifica.whatsapp.models import ConnectionStatus, WebhookEvent
-from qualifica.whatsapp.runtime import SignupRuntime
+from qualifica.whatsapp.models import ConnectionStatus
 from tests.webhooks.helpers import (
     account_entry,
     count,
@@ -43,7 +43,7 @@ async def changes(db: AsyncSession) -> list[WebhookChange]:
 
 class TestSplitAndRoute:
     async def test_a_batched_body_is_split_into_its_changes_and_each_routed(
-        self, client: httpx.AsyncClient, db: AsyncSession, app: FastAPI, runtime: SignupRuntime
+        self, client: httpx.AsyncClient, db: AsyncSession, app: FastAPI, runtime: Runtime
     ) -> None:
         first = await make_connection(db, app, waba_id="4000000000001", display="5511940001111")
         second = await make_connection(db, app, waba_id="4000000000002", display="5511940002222")
@@ -79,7 +79,7 @@ class TestSplitAndRoute:
         assert event is not None and (event.outcome, event.field, event.waba_id) == ("split", "mixed", None)
 
     async def test_a_duplicate_delivery_is_processed_once(
-        self, client: httpx.AsyncClient, db: AsyncSession, app: FastAPI, runtime: SignupRuntime
+        self, client: httpx.AsyncClient, db: AsyncSession, app: FastAPI, runtime: Runtime
     ) -> None:
         connection = await make_connection(db, app, waba_id="4000000000001")
         body = envelope(account_entry("PARTNER_APP_UNINSTALLED", "4000000000001"))
@@ -90,7 +90,7 @@ class TestSplitAndRoute:
         assert len(await status_audits(db, connection)) == 1
 
     async def test_an_unknown_waba_is_kept_marked_unmatched_and_counted(
-        self, client: httpx.AsyncClient, db: AsyncSession, runtime: SignupRuntime
+        self, client: httpx.AsyncClient, db: AsyncSession, runtime: Runtime
     ) -> None:
         before = metric(EVENTS, field="account_update", outcome="unmatched")
         response = await post_signed(
@@ -107,7 +107,7 @@ class TestSplitAndRoute:
         assert metric(EVENTS, field="account_update", outcome="unmatched") == before + 1
 
     async def test_messages_are_kept_for_the_assistant_whatever_the_status(
-        self, client: httpx.AsyncClient, db: AsyncSession, app: FastAPI, runtime: SignupRuntime
+        self, client: httpx.AsyncClient, db: AsyncSession, app: FastAPI, runtime: Runtime
     ) -> None:
         connection = await make_connection(
             db, app, waba_id="4000000000003", status=ConnectionStatus.DISCONNECTED
@@ -127,7 +127,7 @@ class TestFailures:
         client: httpx.AsyncClient,
         db: AsyncSession,
         app: FastAPI,
-        runtime: SignupRuntime,
+        runtime: Runtime,
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         connection = await make_connection(db, app, waba_id="4000000000001")
@@ -164,7 +164,7 @@ class TestFailures:
         self,
         client: httpx.AsyncClient,
         db: AsyncSession,
-        runtime: SignupRuntime,
+        runtime: Runtime,
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         async def broken(context: Context) -> Outcome:
@@ -187,7 +187,7 @@ class TestLeases:
         client: httpx.AsyncClient,
         db: AsyncSession,
         app: FastAPI,
-        runtime: SignupRuntime,
+        runtime: Runtime,
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         seen: list[Any] = []
@@ -202,7 +202,7 @@ class TestLeases:
             await post_signed(
                 client, envelope(account_entry("MM_LITE_TERMS_SIGNED", f"40000000000{index:02d}"))
             )
-        rival = SignupRuntime(
+        rival = Runtime(
             settings=runtime.settings,
             sessionmaker=runtime.sessionmaker,
             graph=runtime.graph,
@@ -214,11 +214,11 @@ class TestLeases:
         assert await count(db, WebhookChange, WebhookChange.outcome == "processed") == 12
 
     async def test_an_expired_lease_is_taken_over_and_the_old_holder_cannot_settle(
-        self, client: httpx.AsyncClient, db: AsyncSession, runtime: SignupRuntime
+        self, client: httpx.AsyncClient, db: AsyncSession, runtime: Runtime
     ) -> None:
         await post_signed(client, envelope(account_entry("MM_LITE_TERMS_SIGNED", "4000000000001")))
         await processing.split_pending(runtime)
-        crashed = SignupRuntime(
+        crashed = Runtime(
             settings=runtime.settings,
             sessionmaker=runtime.sessionmaker,
             graph=runtime.graph,
@@ -242,7 +242,7 @@ class TestLeases:
             async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
                 for body in bodies:
                     assert (await post_signed(http, body)).status_code == 200
-            runtime: SignupRuntime = first.state.signup
+            runtime: Runtime = first.state.runtime
             await processing.split_pending(runtime, limit=2)
             await claim_due(runtime)  # leased, then the process "dies" holding them
         await db.execute(update(WebhookChange).values(lease_expires_at=utcnow() - timedelta(seconds=1)))

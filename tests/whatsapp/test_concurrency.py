@@ -16,8 +16,8 @@ from qualifica.db import create_engine, create_sessionmaker, utcnow
 from qualifica.meta.client import GraphClient
 from qualifica.meta.sandbox import Sandbox
 from qualifica.security.crypto import seal
+from qualifica.whatsapp.jobs import resume_due
 from qualifica.whatsapp.models import AttemptStatus, EmbeddedSignupAttempt, WhatsAppConnection
-from qualifica.whatsapp.worker import resume_due
 from tests.foundation.helpers import sign_in
 from tests.support.factories import make_org, make_user
 from tests.support.signup import Browser
@@ -93,7 +93,7 @@ async def _abandoned_attempt(
         lease_owner="crashed-process",
         lease_expires_at=utcnow() - timedelta(seconds=1),
     )
-    attempt.access_token = seal(app.state.key_ring, attempt, "access_token", token)
+    attempt.access_token = seal(app.state.runtime.ring, attempt, "access_token", token)
     db.add(attempt)
     await db.commit()
     return attempt
@@ -103,7 +103,7 @@ class TestTwoWorkers:
     async def test_two_workers_never_run_the_same_step_twice(
         self, app: FastAPI, db: AsyncSession, sandbox: Sandbox, settings: Settings
     ) -> None:
-        graph = app.state.signup.graph
+        graph = app.state.runtime.graph
         attempts = [await _abandoned_attempt(db, app, graph, sandbox) for _ in range(6)]
         phones = sorted(f"{a.phone_number_id}/register" for a in attempts)
         sandbox.clear_requests()

@@ -21,8 +21,8 @@ from qualifica.accounts.models import User
 from qualifica.config import Settings
 from qualifica.db import utcnow
 from qualifica.meta.sandbox import Sandbox
+from qualifica.whatsapp.jobs import resume_due
 from qualifica.whatsapp.models import AttemptStatus, EmbeddedSignupAttempt, WhatsAppConnection
-from qualifica.whatsapp.worker import resume_due
 from tests.support.environment import service_env
 from tests.support.factories import PASSWORD
 from tests.support.live import free_port
@@ -83,7 +83,7 @@ async def kill_mid_signup(
 
 async def resume_with_a_fresh_worker(app: FastAPI, db: AsyncSession) -> EmbeddedSignupAttempt:
     # The dead process's lease has to run out first; move the worker's clock past it instead of waiting.
-    assert await resume_due(app.state.signup, now=utcnow() + timedelta(seconds=31)) == 1
+    assert await resume_due(app.state.runtime, now=utcnow() + timedelta(seconds=31)) == 1
     db.expire_all()
     attempt: EmbeddedSignupAttempt | None = await db.scalar(select(EmbeddedSignupAttempt))
     assert attempt is not None

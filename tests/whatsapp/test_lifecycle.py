@@ -122,7 +122,8 @@ class TestPin:
             select(WhatsAppConnection).where(WhatsAppConnection.organization_id == organization_id)
         )
         assert (
-            connection is not None and unseal(app.state.key_ring, connection, "registration_pin") == "246810"
+            connection is not None
+            and unseal(app.state.runtime.ring, connection, "registration_pin") == "246810"
         )
 
     async def test_pin_without_a_waiting_connection_is_refused(self, browser: Browser) -> None:

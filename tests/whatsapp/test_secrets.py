@@ -45,7 +45,7 @@ async def test_no_token_code_secret_or_pin_leaves_the_service(
         select(WhatsAppConnection).where(WhatsAppConnection.organization_id == organization_id)
     )
     assert connection is not None
-    token = unseal(app.state.key_ring, connection, "access_token")
+    token = unseal(app.state.runtime.ring, connection, "access_token")
     bodies.append((await browser.post("/connection/disconnect", {"reason": "teste"})).text)
     state = await browser.start()
     expired = sandbox.complete_signup()

@@ -74,10 +74,10 @@ class TestCallbackSuccess:
         # Registered with a 6-digit PIN we generated and kept (sealed) for later re-registrations.
         register = sandbox.requests("register")
         assert len(register) == 1
-        pin = unseal(app.state.key_ring, connection, "registration_pin")
+        pin = unseal(app.state.runtime.ring, connection, "registration_pin")
         assert pin == register[0].body["pin"] and len(pin or "") == 6
         # The token column holds ciphertext only, and it opens to the token Meta issued.
-        token = unseal(app.state.key_ring, connection, "access_token")
+        token = unseal(app.state.runtime.ring, connection, "access_token")
         assert token is not None and token.startswith("EAA")
         assert token not in (connection.access_token or "")
         assert sandbox.token(token).waba_ids == [result.waba_id]

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING, Any
+import threading
+from typing import Any, Protocol
 
-from qualifica.meta.sandbox.webhooks import account_update, entry
+from qualifica.meta.sandbox.webhooks import WebhookSender, account_update, entry
+from qualifica.meta.sandbox.world import PARTNER_BUSINESS_ID, World
 
-if TYPE_CHECKING:
-    from qualifica.meta.sandbox.sandbox import Sandbox
+
+class Host(Protocol):
+    """What the notifier reads of the sandbox it belongs to."""
+
+    lock: threading.RLock
+    world: World
+    webhooks: WebhookSender
+
+    def now(self) -> float: ...
 
 
 class Notifier:
-    def __init__(self, sandbox: Sandbox) -> None:
+    def __init__(self, sandbox: Host) -> None:
         self._sandbox = sandbox
 
     def _send(self, entry_id: str, field: str, value: dict[str, Any], *, timed: bool = True) -> None:
@@ -21,8 +30,6 @@ class Notifier:
 
     def account_update(self, event: str, waba_id: str, **extra: Any) -> None:
         """Any ``account_update`` event (PARTNER_REMOVED, ACCOUNT_DELETED, …) for a WABA of the world."""
-        from qualifica.meta.sandbox.sandbox import PARTNER_BUSINESS_ID
-
         with self._sandbox.lock:
             owner = self._sandbox.world.wabas[waba_id].owner_business_id
         self._send(PARTNER_BUSINESS_ID, "account_update", {**account_update(event, waba_id, owner), **extra})

@@ -31,10 +31,9 @@ from qualifica.meta.sandbox.signup import (
     user_error_data,
 )
 from qualifica.meta.sandbox.webhooks import WebhookSender, account_update, entry
-from qualifica.meta.sandbox.world import Phone, Token, Waba, World, seeded_world
+from qualifica.meta.sandbox.world import PARTNER_BUSINESS_ID, Phone, Token, Waba, World, seeded_world
 
 # Our own (the partner's) portfolio: Meta's PARTNER_* webhooks carry it as entry.id (reference §6.3).
-PARTNER_BUSINESS_ID = "880000000000900"
 # A person may read the final screen for a while; "Concluir" then gets a fresh code rather than a stale one.
 FRESH_CODE_SECONDS = 10.0
 

@@ -16,7 +16,7 @@ from qualifica.security.state import StateSigner
 
 
 @dataclass
-class SignupRuntime:
+class Runtime:
     settings: Settings
     sessionmaker: async_sessionmaker[AsyncSession]
     graph: GraphClient

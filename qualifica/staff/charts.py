@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
-from qualifica.ops.stats import Day
+from qualifica.staff.stats import Day
 
 ROW = 26
 LABEL_WIDTH = 150

@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
+from qualifica.cli.common import fail, load_settings, run, with_session
+
 T = TypeVar("T")
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from qualifica.ops.flags import Actor, FlagRow
+    from qualifica.staff.flags import Actor, FlagRow
 
 flag_app = typer.Typer(
     help="Feature flags (padrão global, por organização, porcentagem).", no_args_is_help=True
@@ -24,7 +26,7 @@ OrgOption = Annotated[str | None, typer.Option("--org", help="Id da organizaçã
 
 
 def _actor() -> Actor:
-    from qualifica.ops.flags import Actor
+    from qualifica.staff.flags import Actor
 
     try:
         who = getpass.getuser()
@@ -34,8 +36,6 @@ def _actor() -> Actor:
 
 
 def _org(raw: str | None) -> uuid.UUID | None:
-    from qualifica.cli import fail
-
     if raw is None:
         return None
     try:
@@ -45,10 +45,8 @@ def _org(raw: str | None) -> uuid.UUID | None:
 
 
 def _execute(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    from qualifica.cli import _with_session, load_settings, run
-
     settings = load_settings()
-    return run(lambda: _with_session(settings, work))
+    return run(lambda: with_session(settings, work))
 
 
 def describe(row: FlagRow) -> str:
@@ -71,8 +69,7 @@ def flag_set(
     ] = None,
 ) -> None:
     """Liga/desliga o padrão global, o override de uma organização (--org) ou a porcentagem (--percent)."""
-    from qualifica.cli import fail
-    from qualifica.ops import flags
+    from qualifica.staff import flags
 
     if state is not None and state not in {"on", "off"}:
         raise fail("o estado deve ser on ou off")
@@ -102,7 +99,7 @@ def flag_clear(
     percent: Annotated[bool, typer.Option("--percent", help="Remove a porcentagem")] = False,
 ) -> None:
     """Remove o override de uma organização (--org), a porcentagem (--percent) ou o padrão global."""
-    from qualifica.ops import flags
+    from qualifica.staff import flags
 
     organization_id, actor = _org(org), _actor()
 
@@ -117,7 +114,7 @@ def flag_clear(
 def flag_list() -> None:
     """Lista as flags conhecidas e cada configuração guardada."""
     from qualifica.flags import KNOWN_FLAGS
-    from qualifica.ops import flags
+    from qualifica.staff import flags
 
     async def work(session: AsyncSession) -> list[FlagRow]:
         return await flags.list_flags(session)

@@ -12,7 +12,7 @@ from qualifica.audit import AuditEntry
 from qualifica.flags import WHATSAPP_EMBEDDED_SIGNUP, FeatureFlag
 from qualifica.meta.sandbox import Sandbox
 from tests.foundation.helpers import sign_in
-from tests.ops.conftest import make_history
+from tests.staff.conftest import make_history
 from tests.support.factories import make_user
 
 HTML = {"Accept": "text/html"}

@@ -11,7 +11,7 @@ from qualifica.accounts.models import User
 from qualifica.app import create_app
 from qualifica.config import Settings
 from qualifica.meta.sandbox import Sandbox
-from tests.ops.conftest import make_history
+from tests.staff.conftest import make_history
 from tests.support.browser import launch_chromium
 from tests.support.factories import PASSWORD
 from tests.support.live import serve_in_thread

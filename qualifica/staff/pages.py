@@ -10,16 +10,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from qualifica.accounts.guards import PagePrincipal, Principal
 from qualifica.accounts.models import Role
 from qualifica.db import utcnow
-from qualifica.deps import CodecDep, PagePrincipal, Principal, SessionDep, SettingsDep
+from qualifica.deps import CodecDep, SessionDep, SettingsDep
 from qualifica.errors import CSRFFailed, Forbidden
 from qualifica.flags import KNOWN_FLAGS, WHATSAPP_EMBEDDED_SIGNUP, evaluate, load_rules
-from qualifica.observability.exposition import connections_by_status
-from qualifica.ops import charts, stats
-from qualifica.ops import flags as flag_changes
-from qualifica.pages import render
 from qualifica.security.sessions import CSRF_COOKIE
+from qualifica.staff import charts, stats
+from qualifica.staff import flags as flag_changes
+from qualifica.templating import render
+from qualifica.whatsapp.status import connections_by_status
 
 router = APIRouter(include_in_schema=False)
 ACTIONS = {

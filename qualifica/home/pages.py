@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from qualifica.deps import PagePrincipal, SessionDep
-from qualifica.pages import render
+from qualifica.accounts.guards import PagePrincipal
+from qualifica.deps import SessionDep
+from qualifica.templating import render
 from qualifica.whatsapp.status import connection_view
 
 router = APIRouter(include_in_schema=False)

@@ -1,4 +1,4 @@
-"""The ``qualifica`` command line."""
+"""The ``qualifica`` commands (see ARCHITECTURE §9)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,13 @@ import os
 import secrets
 import sys
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
 
-from qualifica.config import InsecureSettingsError, Settings
-from qualifica.errors import AppError
-from qualifica.flag_cli import flag_app
+from qualifica.cli.common import fail, load_settings, run, with_session
+from qualifica.cli.flags import flag_app
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,46 +32,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(meta_app, name="meta")
 app.add_typer(flag_app, name="flag")
 
-T = TypeVar("T")
 DEMO_CREDENTIALS = Path("var") / "demo-credentials.json"
-
-
-def fail(message: str) -> typer.Exit:
-    typer.echo(f"erro: {message}", err=True)
-    return typer.Exit(code=1)
-
-
-def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment, with one readable line instead of a traceback when they are wrong."""
-    try:
-        from qualifica.devsecrets import with_dev_secrets
-
-        return with_dev_secrets(Settings(**overrides))  # type: ignore[arg-type]
-    except ValidationError as error:
-        reasons = "; ".join(str(item["msg"]).removeprefix("Value error, ") for item in error.errors())
-        raise fail(f"configuração inválida: {reasons}") from None
-    except InsecureSettingsError as error:
-        raise fail(str(error)) from None
-
-
-def run(coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    try:
-        return asyncio.run(coroutine())
-    except AppError as error:
-        raise fail(error.detail) from None
-
-
-async def _with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    from qualifica.db import create_engine, create_sessionmaker
-
-    engine = create_engine(settings.database_url)
-    try:
-        async with create_sessionmaker(engine)() as session:
-            result = await work(session)
-            await session.commit()
-            return result
-    finally:
-        await engine.dispose()
 
 
 @app.command()
@@ -112,7 +70,7 @@ def worker() -> None:
         from qualifica.app import META_TIMEOUT, build_runtime
         from qualifica.db import create_engine, create_sessionmaker
         from qualifica.logging import configure_logging
-        from qualifica.whatsapp.worker import run_worker
+        from qualifica.worker import run_worker
 
         configure_logging()
         engine = create_engine(settings.database_url)
@@ -145,7 +103,7 @@ def demo(
     base_url = os.environ.get("QUALIFICA_BASE_URL", f"http://{host}:{port}")
     settings = load_settings(sandbox=True, base_url=base_url)
     upgrade(settings.database_url)
-    email, password = run(lambda: _with_session(settings, _seed_demo))
+    email, password = run(lambda: with_session(settings, _seed_demo))
     typer.echo(f"URL: {base_url}\nE-mail: {email}\nSenha: {password}")
     sys.stdout.flush()
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
@@ -186,7 +144,7 @@ def org_create(name: Annotated[str, typer.Argument(help="Nome da organização")
     async def work(session: AsyncSession) -> uuid.UUID:
         return (await create_organization(session, name=name)).id
 
-    typer.echo(str(run(lambda: _with_session(load_settings(), work))))
+    typer.echo(str(run(lambda: with_session(load_settings(), work))))
 
 
 @user_app.command("create")
@@ -220,7 +178,7 @@ def user_create(
         )
         return user.id
 
-    typer.echo(str(run(lambda: _with_session(load_settings(), work))))
+    typer.echo(str(run(lambda: with_session(load_settings(), work))))
 
 
 @keys_app.command("generate")
@@ -237,6 +195,7 @@ def keys_generate(kid: Annotated[str, typer.Option(help="Id da nova chave")] = "
 @keys_app.command("rotate")
 def keys_rotate() -> None:
     """Recriptografa todos os segredos guardados com a chave primária (pode ser repetido com segurança)."""
+    import qualifica.models  # noqa: F401  (every table registered: rotation walks their sealed columns)
     from qualifica.db import create_engine, create_sessionmaker
     from qualifica.security.crypto import KeyRing
     from qualifica.security.rotation import rotate_all
@@ -275,7 +234,3 @@ def sandbox(
     from qualifica.meta.sandbox.cli import run_sandbox
 
     run_sandbox(host=host, port=port)
-
-
-if __name__ == "__main__":
-    app()

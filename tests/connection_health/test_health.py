@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qualifica.accounts.models import Organization, Role
 from qualifica.db import utcnow
 from qualifica.meta.sandbox import Sandbox
-from qualifica.whatsapp.health import run_due_health_checks
+from qualifica.runtime import Runtime
+from qualifica.whatsapp.health_check import run_due_health_checks
 from qualifica.whatsapp.models import ConnectionStatus, WhatsAppConnection
-from qualifica.whatsapp.runtime import SignupRuntime
 from tests.foundation.helpers import sign_in
 from tests.support.factories import make_org, make_user
 from tests.webhooks.helpers import connect_with_sandbox, metric, reload, status_audits
@@ -25,7 +25,7 @@ SESSION_EXPIRED = "Sessão expirada. Clique para reconectar."
 HEALTH_PATH = "/api/v1/whatsapp/connection/health-check"
 
 
-def due(runtime: SignupRuntime) -> datetime:
+def due(runtime: Runtime) -> datetime:
     """A moment when every connection is due for its periodic check."""
     return utcnow() + timedelta(seconds=runtime.settings.health_check_interval_seconds + 1)
 
@@ -36,7 +36,7 @@ class TestHealthJob:
         db: AsyncSession,
         app: FastAPI,
         sandbox: Sandbox,
-        runtime: SignupRuntime,
+        runtime: Runtime,
         client: httpx.AsyncClient,
     ) -> None:
         connection, token = await connect_with_sandbox(db, app, sandbox)
@@ -60,7 +60,7 @@ class TestHealthJob:
         assert token not in str(status)
 
     async def test_a_good_check_refreshes_the_phone_health(
-        self, db: AsyncSession, app: FastAPI, sandbox: Sandbox, runtime: SignupRuntime
+        self, db: AsyncSession, app: FastAPI, sandbox: Sandbox, runtime: Runtime
     ) -> None:
         connection, _ = await connect_with_sandbox(db, app, sandbox)
         await run_due_health_checks(runtime, now=due(runtime))
@@ -74,7 +74,7 @@ class TestHealthJob:
         assert connection.token_expires_at is None  # the sandbox's business tokens never expire by default
 
     async def test_a_token_expiring_within_7_days_is_a_warning_and_a_metric(
-        self, db: AsyncSession, app: FastAPI, sandbox: Sandbox, runtime: SignupRuntime
+        self, db: AsyncSession, app: FastAPI, sandbox: Sandbox, runtime: Runtime
     ) -> None:
         sandbox.set_token_lifetime(3 * 86400)
         connection, _ = await connect_with_sandbox(db, app, sandbox)
@@ -88,7 +88,7 @@ class TestHealthJob:
         assert metric(CHECKS, outcome="token_expiring") == before + 1
 
     async def test_a_failed_check_keeps_the_last_good_snapshot_and_records_why(
-        self, db: AsyncSession, app: FastAPI, sandbox: Sandbox, runtime: SignupRuntime
+        self, db: AsyncSession, app: FastAPI, sandbox: Sandbox, runtime: Runtime
     ) -> None:
         connection, _ = await connect_with_sandbox(db, app, sandbox)
         await run_due_health_checks(runtime, now=due(runtime))
@@ -106,7 +106,7 @@ class TestHealthJob:
         assert metric(CHECKS, outcome="failed") == before + 1
 
     async def test_a_connection_is_checked_once_per_interval(
-        self, db: AsyncSession, app: FastAPI, sandbox: Sandbox, runtime: SignupRuntime
+        self, db: AsyncSession, app: FastAPI, sandbox: Sandbox, runtime: Runtime
     ) -> None:
         await connect_with_sandbox(db, app, sandbox)
         assert await run_due_health_checks(runtime) == 0  # just connected: the signup verified it

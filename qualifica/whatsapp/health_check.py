@@ -17,16 +17,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica.db import utcnow
 from qualifica.logging import get_logger
 from qualifica.meta.errors import MetaError
 from qualifica.meta.models import PhoneNumber, TokenInfo
 from qualifica.observability import webhook_metrics
+from qualifica.runtime import Runtime
 from qualifica.security.crypto import unseal
-from qualifica.webhooks.connection_state import clear_warning, mark_active, mark_error, set_warning
+from qualifica.whatsapp.connection_state import clear_warning, mark_active, mark_error, set_warning
+from qualifica.whatsapp.errors import NotConnected
 from qualifica.whatsapp.models import ConnectionStatus, WhatsAppConnection
-from qualifica.whatsapp.runtime import SignupRuntime
 
 log = get_logger(__name__)
 BATCH = 20
@@ -50,7 +52,7 @@ class Reading:
     failure: str | None = None
 
 
-async def run_due_health_checks(runtime: SignupRuntime, *, now: datetime | None = None) -> int:
+async def run_due_health_checks(runtime: Runtime, *, now: datetime | None = None) -> int:
     """Check every active connection not checked within the interval; returns how many were checked."""
     now = now or utcnow()
     not_since = now - timedelta(seconds=runtime.settings.health_check_interval_seconds)
@@ -79,7 +81,7 @@ def _not_checked_since(moment: datetime) -> ColumnElement[bool]:
 
 
 async def claim(
-    runtime: SignupRuntime,
+    runtime: Runtime,
     connection_id: uuid.UUID,
     *,
     now: datetime,
@@ -98,7 +100,21 @@ async def claim(
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-async def check_now(runtime: SignupRuntime, connection_id: uuid.UUID) -> bool:
+async def check_organization(session: AsyncSession, runtime: Runtime, *, organization_id: uuid.UUID) -> None:
+    """The page's "check now": the organization's live connection, checked at most every 10 s."""
+    connection_id = await session.scalar(
+        select(WhatsAppConnection.id).where(
+            WhatsAppConnection.organization_id == organization_id,
+            WhatsAppConnection.status != ConnectionStatus.DISCONNECTED,
+        )
+    )
+    if connection_id is None:
+        raise NotConnected
+    await session.commit()  # end the read so the check's own transactions are not waiting on it (SQLite)
+    await check_now(runtime, connection_id)
+
+
+async def check_now(runtime: Runtime, connection_id: uuid.UUID) -> bool:
     """The page's on-demand check (at most one per ``ON_DEMAND_SPACING``); False when it was skipped."""
     now = utcnow()
     if not await claim(runtime, connection_id, now=now, not_since=now - ON_DEMAND_SPACING, on_demand=True):
@@ -107,7 +123,7 @@ async def check_now(runtime: SignupRuntime, connection_id: uuid.UUID) -> bool:
     return True
 
 
-async def check(runtime: SignupRuntime, connection_id: uuid.UUID) -> Reading:
+async def check(runtime: Runtime, connection_id: uuid.UUID) -> Reading:
     async with runtime.sessionmaker() as session:
         connection = await session.get(WhatsAppConnection, connection_id)
     if connection is None:
@@ -117,7 +133,7 @@ async def check(runtime: SignupRuntime, connection_id: uuid.UUID) -> Reading:
     return reading
 
 
-async def read(runtime: SignupRuntime, connection: WhatsAppConnection) -> Reading:
+async def read(runtime: Runtime, connection: WhatsAppConnection) -> Reading:
     token = unseal(runtime.ring, connection, "access_token")
     if not token:
         return Reading(invalid=True)
@@ -141,7 +157,7 @@ async def read(runtime: SignupRuntime, connection: WhatsAppConnection) -> Readin
     return Reading(token=info, phone=phone, invalid=not info.is_valid)
 
 
-async def apply(runtime: SignupRuntime, connection_id: uuid.UUID, reading: Reading) -> None:
+async def apply(runtime: Runtime, connection_id: uuid.UUID, reading: Reading) -> None:
     async with runtime.sessionmaker.begin() as session:
         connection = await session.get(WhatsAppConnection, connection_id, with_for_update=True)
         if connection is None or connection.status is ConnectionStatus.DISCONNECTED:

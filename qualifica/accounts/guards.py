@@ -1,0 +1,76 @@
+"""Who is calling: the signed-in user, CSRF, and the role guards every route declares."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from qualifica.accounts.models import Role, User
+from qualifica.deps import CodecDep, SessionDep
+from qualifica.errors import CSRFFailed, Forbidden, NotAuthenticated
+from qualifica.security.sessions import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, SessionData
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is signed in, copied out of the ORM row so a page can still show it after a rollback."""
+
+    id: uuid.UUID
+    email: str
+    role: Role
+    organization_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class Principal:
+    user: User
+    session: SessionData
+
+    @cached_property
+    def viewer(self) -> Viewer:
+        return Viewer(self.user.id, self.user.email, self.user.role, self.user.organization_id)
+
+
+async def get_principal(request: Request, db: SessionDep, codec: CodecDep) -> Principal:
+    data = codec.load(request.cookies.get(SESSION_COOKIE))
+    user = await db.get(User, data.user_id) if data else None
+    if data is None or user is None:
+        raise NotAuthenticated
+    return Principal(user=user, session=data)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def require_csrf(request: Request, principal: PrincipalDep, codec: CodecDep) -> Principal:
+    header = request.headers.get(CSRF_HEADER)
+    if not codec.csrf_ok(principal.session, header, request.cookies.get(CSRF_COOKIE)):
+        raise CSRFFailed
+    return principal
+
+
+CsrfPrincipal = Annotated[Principal, Depends(require_csrf)]
+
+
+async def require_admin(principal: CsrfPrincipal) -> Principal:
+    """An admin of the caller's organization, on a state-changing call (CSRF checked first)."""
+    if principal.user.role is not Role.ADMIN:
+        raise Forbidden
+    return principal
+
+
+AdminPrincipal = Annotated[Principal, Depends(require_admin)]
+
+
+async def get_page_principal(request: Request, principal: PrincipalDep) -> Principal:
+    """The signed-in user of a page; the layout reads it to show the menu and refresh the CSRF cookie."""
+    _ = principal.viewer  # copied now, while the row is loaded
+    request.state.principal = principal
+    return principal
+
+
+PagePrincipal = Annotated[Principal, Depends(get_page_principal)]

@@ -1,0 +1,56 @@
+"""The login page and the HTML form posts for signing in and out."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from qualifica.accounts import signin
+from qualifica.deps import CodecDep, SessionDep
+from qualifica.errors import AppError, CSRFFailed
+from qualifica.security.sessions import CSRF_COOKIE, SESSION_COOKIE
+from qualifica.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request) -> Response:
+    return render(request, "login.html")
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login_form(
+    request: Request,
+    db: SessionDep,
+    codec: CodecDep,
+    email: Annotated[str, Form(max_length=320)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
+    try:
+        user = await signin.authenticate_counting_failures(db, email, password)
+    except AppError as error:
+        return render(
+            request,
+            "login.html",
+            {"error": error, "email": email},
+            status_code=error.status,
+            headers=error.headers,
+        )
+    response = RedirectResponse("/", status_code=303)
+    signin.sign_in(response, request, codec, user)
+    return response
+
+
+@router.post("/logout")
+async def logout_form(
+    request: Request, codec: CodecDep, csrf_token: Annotated[str, Form(max_length=128)] = ""
+) -> Response:
+    session = codec.load(request.cookies.get(SESSION_COOKIE))
+    if session is not None and not codec.csrf_ok(session, csrf_token, request.cookies.get(CSRF_COOKIE)):
+        raise CSRFFailed
+    response = RedirectResponse("/login", status_code=303)
+    signin.sign_out(response)
+    return response
