@@ -1,41 +1,24 @@
-"""The worker: every domain's background jobs, run by one process (``qualifica worker``, or inside
-``serve`` in demo mode)."""
+"""The worker: every domain's background jobs, run by ``qualifica worker`` (or inside ``serve`` in demo mode).
+
+Each domain lists its jobs beside their code; this module only gathers them. See ``jobs.runner`` for how
+they run: each in its own task, so a slow Meta call in one never delays another.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 
-from qualifica.logging import get_logger
-from qualifica.observability.delivery import deliver_analytics
+from qualifica.jobs.runner import STOP_GRACE_SECONDS, Job, run_jobs
+from qualifica.observability import delivery
 from qualifica.runtime import Runtime
-from qualifica.webhooks.processing import process_webhooks
+from qualifica.webhooks import jobs as webhook_jobs
 from qualifica.whatsapp import jobs as whatsapp_jobs
-from qualifica.whatsapp.health_check import run_due_health_checks
 
-log = get_logger(__name__)
-
-
-Job = Callable[[Runtime], Awaitable[int]]
-# Every round runs each job once; a job takes what is due, with a lease, and returns how much it did.
-JOBS: list[tuple[str, Job]] = [
-    ("signup.resume", whatsapp_jobs.resume_due),
-    ("signup.expire", whatsapp_jobs.expire_abandoned),
-    ("analytics.deliver", deliver_analytics),
-    ("webhook.process", process_webhooks),
-    ("connection.health_check", run_due_health_checks),
-]
+JOBS: tuple[Job, ...] = (*whatsapp_jobs.JOBS, *webhook_jobs.JOBS, delivery.JOB)
 
 
-async def run_worker(runtime: Runtime, stop: asyncio.Event, *, interval: float = 1.0) -> None:
-    log.info("worker_started", owner=runtime.owner)
-    while not stop.is_set():
-        for name, job in JOBS:
-            try:
-                await job(runtime)
-            except Exception as error:  # one failing job must not stop the others; the next round retries
-                log.error("worker_job_failed", job=name, error_type=type(error).__name__, exc_info=error)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-    log.info("worker_stopped", owner=runtime.owner)
+async def run_worker(
+    runtime: Runtime, stop: asyncio.Event, *, jobs: Sequence[Job] = JOBS, grace: float = STOP_GRACE_SECONDS
+) -> None:
+    await run_jobs(runtime, jobs, stop, grace=grace)

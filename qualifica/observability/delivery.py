@@ -18,10 +18,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from segment.analytics.client import Client
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from qualifica.db import utcnow
+from qualifica.jobs.leases import RetryPolicy, not_before
+from qualifica.jobs.runner import Job
 from qualifica.logging import get_logger
 from qualifica.observability.models import AnalyticsEvent
 from qualifica.runtime import Runtime
@@ -29,13 +31,13 @@ from qualifica.runtime import Runtime
 log = get_logger(__name__)
 SEGMENT_HOST = "https://api.segment.io"
 BATCH = 50
-MAX_ATTEMPTS = 12  # about 2.5 h of retries with the backoff below; then the event stays visible as failed
-LEASE = timedelta(seconds=60)
-
-
-def backoff(attempts: int) -> timedelta:
-    """5 s, 10 s, 20 s … capped at one hour."""
-    return timedelta(seconds=min(3600, 5 * 2 ** max(0, attempts - 1)))
+# 5 s, 10 s, 20 s … capped at an hour: about 2.5 h of retries, then the event stays visible as failed.
+RETRY = RetryPolicy(
+    lease=timedelta(seconds=60),
+    first_delay=timedelta(seconds=5),
+    max_delay=timedelta(hours=1),
+    max_attempts=12,
+)
 
 
 @dataclass(frozen=True)
@@ -86,8 +88,8 @@ class SegmentSink:
 def _due(now: datetime) -> ColumnElement[bool]:
     return and_(
         AnalyticsEvent.delivered_at.is_(None),
-        AnalyticsEvent.delivery_attempts < MAX_ATTEMPTS,
-        or_(AnalyticsEvent.next_attempt_at.is_(None), AnalyticsEvent.next_attempt_at <= now),
+        AnalyticsEvent.delivery_attempts < RETRY.max_attempts,
+        not_before(AnalyticsEvent.next_attempt_at, now),
     )
 
 
@@ -102,7 +104,7 @@ async def _claim(session: AsyncSession, now: datetime, limit: int) -> list[Outgo
     claimed = await session.scalars(
         update(AnalyticsEvent)
         .where(AnalyticsEvent.id.in_(ids), _due(now))
-        .values(next_attempt_at=now + LEASE)
+        .values(next_attempt_at=now + RETRY.lease)
         .returning(AnalyticsEvent.id)
     )
     mine = set(claimed)
@@ -123,7 +125,7 @@ async def _record(session: AsyncSession, event: Outgoing, error: str | None, now
         current = await session.scalar(
             select(AnalyticsEvent.delivery_attempts).where(AnalyticsEvent.id == event.id)
         )
-        values |= {"delivery_error": error, "next_attempt_at": now + backoff((current or 0) + 1)}
+        values |= {"delivery_error": error, "next_attempt_at": now + RETRY.delay((current or 0) + 1)}
     await session.execute(update(AnalyticsEvent).where(AnalyticsEvent.id == event.id).values(**values))
 
 
@@ -156,3 +158,6 @@ async def deliver_analytics(runtime: Runtime) -> int:
     if key is None or not key.get_secret_value().strip():
         return 0
     return await deliver_pending(runtime.sessionmaker, SegmentSink(key.get_secret_value(), host=SEGMENT_HOST))
+
+
+JOB = Job("analytics.deliver", deliver_analytics, interval=1.0)

@@ -11,9 +11,10 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qualifica.db import Base, UUIDPk
+from qualifica.jobs.leases import Retried
 
 
-class WebhookEvent(UUIDPk, Base):
+class WebhookEvent(UUIDPk, Retried, Base):
     """The webhook inbox: raw bodies stored before any parsing, deduplicated by their SHA-256."""
 
     __tablename__ = "webhook_events"
@@ -29,14 +30,9 @@ class WebhookEvent(UUIDPk, Base):
     outcome: Mapped[str | None] = mapped_column(String(32))
     received_at: Mapped[datetime]
     processed_at: Mapped[datetime | None]
-    attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime | None]
-    error: Mapped[str | None] = mapped_column(Text)
-    lease_owner: Mapped[str | None] = mapped_column(String(64))
-    lease_expires_at: Mapped[datetime | None]
 
 
-class WebhookChange(UUIDPk, Base):
+class WebhookChange(UUIDPk, Retried, Base):
     """One `entry[].changes[]` item of a `webhook_events` body, kept whatever its outcome.
 
     `outcome` is NULL while pending, `retry` after a failed attempt that will run again, and
@@ -64,8 +60,3 @@ class WebhookChange(UUIDPk, Base):
     outcome: Mapped[str | None] = mapped_column(String(32))
     received_at: Mapped[datetime]
     processed_at: Mapped[datetime | None]
-    attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime | None]
-    error: Mapped[str | None] = mapped_column(Text)
-    lease_owner: Mapped[str | None] = mapped_column(String(64))
-    lease_expires_at: Mapped[datetime | None]

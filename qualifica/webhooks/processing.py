@@ -5,7 +5,7 @@ conditional UPDATE), so two workers never split the same body and a crash splits
 claimed with a lease (compare-and-set; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL), handled, and marked
 settled in the handler's own transaction, guarded by still holding the lease: its effects and its
 ``processed_at`` commit together, exactly once. A failure releases the lease with a backoff and is retried;
-after ``MAX_ATTEMPTS`` the change is settled as ``failed`` (kept, visible, counted).
+after ``RETRY.max_attempts`` the change is settled as ``failed`` (kept, visible, counted).
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, select, update
 
 from qualifica.db import utcnow
+from qualifica.jobs.leases import LeaseLost, RetryPolicy, lease_free, not_before
 from qualifica.logging import get_logger
 from qualifica.observability import webhook_metrics
 from qualifica.observability.webhook_metrics import Outcome
@@ -26,11 +27,13 @@ from qualifica.webhooks.routing import Context, Handler, find_connection
 
 log = get_logger(__name__)
 BATCH = 50
-ROUNDS = 20  # batches per job run, so a burst drains without starving the other jobs
-LEASE = timedelta(seconds=30)
-MAX_ATTEMPTS = 10
-BACKOFF_BASE = timedelta(seconds=2)
-BACKOFF_CAP = timedelta(hours=1)
+# 2 s, 4 s, 8 s … capped at an hour; after 10 attempts the change is settled as failed.
+RETRY = RetryPolicy(
+    lease=timedelta(seconds=30),
+    first_delay=timedelta(seconds=2),
+    max_delay=timedelta(hours=1),
+    max_attempts=10,
+)
 
 HANDLERS: dict[str, Handler] = {
     "account_update": account.handle,
@@ -41,26 +44,12 @@ HANDLERS: dict[str, Handler] = {
 }  # every other field (``messages`` first) goes to the assistant's extension point
 
 
-class LeaseLost(Exception):
-    """The lease ran out and another worker took the change; this run's writes are rolled back."""
-
-
-def backoff(attempts: int) -> timedelta:
-    """2 s, 4 s, 8 s … capped at an hour."""
-    delay: timedelta = BACKOFF_BASE * 2 ** max(attempts - 1, 0)
-    return min(delay, BACKOFF_CAP)
-
-
 async def process_webhooks(runtime: Runtime, *, now: datetime | None = None) -> int:
-    """Split what arrived, then handle what is due; returns how many changes this run settled or retried."""
-    done = 0
-    for _ in range(ROUNDS):
-        split = await split_pending(runtime)
-        handled = [await handle(runtime, change_id) for change_id in await claim_due(runtime, now=now)]
-        done += len(handled)
-        if not split and not handled:
-            break
-    return done
+    """One round: split what arrived, then handle a batch of what is due; returns bodies split + changes
+    settled or retried (the runner runs another round at once while this is not zero)."""
+    split = await split_pending(runtime)
+    handled = [await handle(runtime, change_id) for change_id in await claim_due(runtime, now=now)]
+    return split + len(handled)
 
 
 async def split_pending(runtime: Runtime, *, limit: int = BATCH) -> int:
@@ -118,8 +107,8 @@ def _read(stored: str) -> list[payload.Change] | None:
 def _due(now: datetime) -> ColumnElement[bool]:
     return and_(
         WebhookChange.processed_at.is_(None),
-        or_(WebhookChange.next_attempt_at.is_(None), WebhookChange.next_attempt_at <= now),
-        or_(WebhookChange.lease_expires_at.is_(None), WebhookChange.lease_expires_at < now),
+        not_before(WebhookChange.next_attempt_at, now),
+        lease_free(WebhookChange.lease_expires_at, now),
     )
 
 
@@ -136,7 +125,7 @@ async def claim_due(runtime: Runtime, *, now: datetime | None = None, limit: int
             .where(WebhookChange.id.in_(due.scalar_subquery()), _due(now))
             .values(
                 lease_owner=runtime.owner,
-                lease_expires_at=now + LEASE,
+                lease_expires_at=now + RETRY.lease,
                 attempts=WebhookChange.attempts + 1,
             )
             .returning(WebhookChange.id, WebhookChange.received_at, WebhookChange.position)
@@ -189,10 +178,10 @@ async def _failed(runtime: Runtime, change_id: uuid.UUID, error: Exception) -> N
         change = await session.get(WebhookChange, change_id, populate_existing=True)
         if change is None or change.lease_owner != runtime.owner:
             return
-        give_up = change.attempts >= MAX_ATTEMPTS
+        give_up = RETRY.exhausted(change.attempts)
         change.outcome = Outcome.FAILED.value if give_up else "retry"
         change.error = f"{type(error).__name__}: {error}"[:500]
-        change.next_attempt_at = None if give_up else now + backoff(change.attempts)
+        change.next_attempt_at = None if give_up else now + RETRY.delay(change.attempts)
         change.processed_at = now if give_up else None
         change.lease_owner = change.lease_expires_at = None
         field, attempts = change.field, change.attempts

@@ -1,8 +1,7 @@
-"""Leases and guarded writes on ``embedded_signup_attempts``.
+"""Leases and guarded writes on ``embedded_signup_attempts`` (the toolkit is ``qualifica.jobs.leases``).
 
 Every write of a running pipeline is conditioned on still holding the lease, so two runners (a duplicate
-callback, a second worker, a process that came back) never both advance the same attempt. These are
-single-statement compare-and-set updates, atomic on PostgreSQL (row lock) and SQLite (database lock) alike.
+callback, a second worker, a process that came back) never both advance the same attempt.
 """
 
 from __future__ import annotations
@@ -11,24 +10,25 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import select, update
 
 from qualifica.db import utcnow
+from qualifica.jobs.leases import LeaseLost, RetryPolicy, lease_free
 from qualifica.runtime import Runtime
 from qualifica.whatsapp.models import AttemptStatus, EmbeddedSignupAttempt
 
-LEASE = timedelta(seconds=30)
+# A postponed attempt (Meta unavailable) waits 5 s, 10 s … capped at 5 minutes, resumed at most 6 times;
+# while it waits its owner is NULL and ``lease_expires_at`` means "not before".
+RETRY = RetryPolicy(
+    lease=timedelta(seconds=30),
+    first_delay=timedelta(seconds=5),
+    max_delay=timedelta(minutes=5),
+    max_attempts=6,
+)
+LEASE = RETRY.lease
 
 Attempt = EmbeddedSignupAttempt
-
-
-class LeaseLost(Exception):
-    """Another runner owns this attempt now; stop without writing anything."""
-
-
-def _lease_free(now: datetime) -> ColumnElement[bool]:
-    """No lease, an expired one, or an ended postponement (owner NULL, ``lease_expires_at`` = not before)."""
-    return or_(Attempt.lease_expires_at.is_(None), Attempt.lease_expires_at < now)
+__all__ = ["LEASE", "RETRY", "Attempt", "LeaseLost", "claim", "due_for_resume", "load", "write"]
 
 
 async def load(runtime: Runtime, attempt_id: uuid.UUID) -> Attempt:
@@ -60,7 +60,7 @@ async def claim(runtime: Runtime, attempt_id: uuid.UUID, *, now: datetime | None
             .where(
                 Attempt.id == attempt_id,
                 Attempt.status == AttemptStatus.PROCESSING,
-                _lease_free(now),
+                lease_free(Attempt.lease_expires_at, now),
             )
             .values(
                 lease_owner=runtime.owner, lease_expires_at=now + LEASE, resume_count=Attempt.resume_count + 1
@@ -73,7 +73,7 @@ async def due_for_resume(runtime: Runtime, *, now: datetime, limit: int) -> list
     """Processing attempts nobody holds (or whose holder's lease ran out), with "was it abandoned?"."""
     query = (
         select(Attempt.id, Attempt.lease_owner)
-        .where(Attempt.status == AttemptStatus.PROCESSING, _lease_free(now))
+        .where(Attempt.status == AttemptStatus.PROCESSING, lease_free(Attempt.lease_expires_at, now))
         .order_by(Attempt.updated_at)
         .limit(limit)
     )

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qualifica import audit
 from qualifica.accounts.models import User
 from qualifica.db import utcnow
+from qualifica.jobs.leases import lease_free
 from qualifica.meta.errors import MetaError
 from qualifica.meta.models import PhoneNumber, Waba
 from qualifica.observability.analytics import EventName, emit
@@ -121,7 +122,7 @@ async def _take_pin_attempt(runtime: Runtime, user: User) -> Attempt:
             .where(
                 Attempt.id == attempt.id,
                 Attempt.status == AttemptStatus.PIN_REQUIRED,
-                (Attempt.lease_expires_at.is_(None)) | (Attempt.lease_expires_at < now),
+                lease_free(Attempt.lease_expires_at, now),
             )
             .values(lease_owner=runtime.owner, lease_expires_at=now + LEASE)
         )

@@ -1,4 +1,5 @@
-"""The signup's background jobs: resume interrupted attempts (``signup.resume``) and expire abandoned ones.
+"""The connection's background jobs: resume interrupted signups (``signup.resume``), expire abandoned ones
+(``signup.expire``) and check live connections with Meta (``connection.health_check``).
 
 Safe to run in as many processes as there are: attempts are claimed with a lease (compare-and-set, with
 ``FOR UPDATE SKIP LOCKED`` on PostgreSQL to spread candidates between workers).
@@ -12,12 +13,14 @@ from datetime import datetime
 from sqlalchemy import update
 
 from qualifica.db import utcnow
+from qualifica.jobs.runner import Job
 from qualifica.logging import get_logger
 from qualifica.observability import signup_metrics
 from qualifica.runtime import Runtime
 from qualifica.security.state import STATE_MAX_AGE_SECONDS
 from qualifica.whatsapp import attempts
 from qualifica.whatsapp.attempts import Attempt
+from qualifica.whatsapp.health_check import run_due_health_checks
 from qualifica.whatsapp.models import AttemptStatus
 from qualifica.whatsapp.pipeline import run_attempt
 
@@ -53,3 +56,11 @@ async def expire_abandoned(runtime: Runtime, *, now: datetime | None = None) -> 
             .values(status=AttemptStatus.EXPIRED, finished_at=now)
         )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+JOBS = (
+    Job("signup.resume", resume_due, interval=1.0),
+    Job("signup.expire", expire_abandoned, interval=10.0),
+    # Each check is a few Meta calls; which connections are due is ``health_check_interval_seconds``.
+    Job("connection.health_check", run_due_health_checks, interval=5.0),
+)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -23,10 +23,8 @@ from qualifica.observability import signup_metrics
 from qualifica.observability.analytics import EventName, emit
 from qualifica.runtime import Runtime
 from qualifica.security.crypto import seal
-from qualifica.whatsapp.attempts import Attempt, LeaseLost
+from qualifica.whatsapp.attempts import RETRY, Attempt, LeaseLost
 from qualifica.whatsapp.models import AttemptStatus, ConnectionStatus, WhatsAppConnection
-
-MAX_RESUMES = 6
 
 
 @dataclass(frozen=True)
@@ -235,8 +233,8 @@ async def postpone(runtime: Runtime, attempt_id: uuid.UUID) -> bool:
     """Meta stayed unavailable: release the lease until a backoff has passed. False when out of tries."""
     async with runtime.sessionmaker() as session, session.begin():
         attempt = await _locked_attempt(session, runtime, attempt_id)
-        if attempt.resume_count >= MAX_RESUMES:
+        if RETRY.exhausted(attempt.resume_count):
             return False
         attempt.lease_owner = None
-        attempt.lease_expires_at = utcnow() + timedelta(seconds=min(300, 5 * 2**attempt.resume_count))
+        attempt.lease_expires_at = utcnow() + RETRY.delay(attempt.resume_count + 1)
     return True

@@ -14,7 +14,7 @@ from qualifica.accounts.models import Role, User
 from qualifica.db import utcnow
 from qualifica.observability import delivery
 from qualifica.observability.analytics import EventName, emit
-from qualifica.observability.delivery import MAX_ATTEMPTS, SegmentSink, deliver_analytics, deliver_pending
+from qualifica.observability.delivery import RETRY, SegmentSink, deliver_analytics, deliver_pending
 from qualifica.observability.models import AnalyticsEvent
 from qualifica.runtime import Runtime
 from tests.observability.receiver import Receiver, segment_receiver
@@ -92,7 +92,7 @@ class TestSegmentSink:
     ) -> None:
         event = await completed_event(db, user)
         await db.execute(
-            AnalyticsEvent.__table__.update().values(delivery_attempts=MAX_ATTEMPTS)  # type: ignore[attr-defined]
+            AnalyticsEvent.__table__.update().values(delivery_attempts=RETRY.max_attempts)  # type: ignore[attr-defined]
         )
         await db.commit()
         assert await deliver_pending(app.state.sessionmaker, SegmentSink(WRITE_KEY, host=receiver.url)) == 0

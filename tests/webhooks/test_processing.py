@@ -155,7 +155,7 @@ class TestFailures:
         ).status is ConnectionStatus.ACTIVE  # rolled back with the failure
         await process_webhooks(runtime)  # not due yet
         assert calls == 1
-        await process_webhooks(runtime, now=utcnow() + processing.backoff(1) + timedelta(seconds=1))
+        await process_webhooks(runtime, now=utcnow() + processing.RETRY.delay(1) + timedelta(seconds=1))
         (change,) = await changes(db)
         assert (change.outcome, change.attempts, change.error) == ("processed", 2, None)
         assert (await reload(db, connection)).error_code == "account_deleted"
@@ -173,11 +173,11 @@ class TestFailures:
         monkeypatch.setitem(processing.HANDLERS, "account_update", broken)
         await post_signed(client, envelope(account_entry("ACCOUNT_DELETED", "4000000000001")))
         later = utcnow()
-        for _ in range(processing.MAX_ATTEMPTS + 2):
+        for _ in range(processing.RETRY.max_attempts + 2):
             await process_webhooks(runtime, now=later)
-            later += processing.BACKOFF_CAP + timedelta(seconds=1)
+            later += processing.RETRY.max_delay + timedelta(seconds=1)
         (change,) = await changes(db)
-        assert (change.outcome, change.attempts) == ("failed", processing.MAX_ATTEMPTS)
+        assert (change.outcome, change.attempts) == ("failed", processing.RETRY.max_attempts)
         assert change.processed_at is not None and change.error == "ValueError: always"
 
 
@@ -227,7 +227,7 @@ class TestLeases:
         )
         (change_id,) = await claim_due(crashed)
         assert await claim_due(runtime) == []  # held
-        later = utcnow() + processing.LEASE + timedelta(seconds=1)
+        later = utcnow() + processing.RETRY.lease + timedelta(seconds=1)
         assert await claim_due(runtime, now=later) == [change_id]
         assert await processing.handle(crashed, change_id) is Outcome.FAILED  # lease lost: no write
         assert await processing.handle(runtime, change_id) is Outcome.UNMATCHED

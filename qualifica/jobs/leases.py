@@ -1,0 +1,61 @@
+"""Leases and retries: how a job claims a row, holds it, and tries again later.
+
+A row is held through ``lease_owner`` (the runtime's ``owner``) and ``lease_expires_at``. Claims and guarded
+writes are single compare-and-set statements, atomic on PostgreSQL (row lock) and SQLite (database lock)
+alike; a write that finds the lease gone raises ``LeaseLost`` and the run stops without writing more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, String, Text, or_
+from sqlalchemy.orm import Mapped, mapped_column
+
+
+class LeaseLost(Exception):
+    """Another runner holds the row now (this one's lease ran out); stop without writing anything."""
+
+
+class Leased:
+    """The lease columns of a table whose rows workers claim."""
+
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
+
+
+class Retried(Leased):
+    """A leased row that is retried with a backoff until it settles or runs out of attempts."""
+
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+def lease_free(lease_expires_at: Mapped[datetime | None], now: datetime) -> ColumnElement[bool]:
+    """Nobody holds the row: no lease, or one that ran out (its holder crashed or stalled)."""
+    return or_(lease_expires_at.is_(None), lease_expires_at < now)
+
+
+def not_before(moment: Mapped[datetime | None], now: datetime) -> ColumnElement[bool]:
+    """The row is due: no waiting time set, or it has passed."""
+    return or_(moment.is_(None), moment <= now)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long a claim holds a row, how long to wait after the n-th failure, and when to give up."""
+
+    lease: timedelta
+    first_delay: timedelta
+    max_delay: timedelta
+    max_attempts: int
+
+    def delay(self, attempts: int) -> timedelta:
+        """``first_delay`` doubled after each failure, capped at ``max_delay``."""
+        delay: timedelta = self.first_delay * 2 ** max(attempts - 1, 0)
+        return min(delay, self.max_delay)
+
+    def exhausted(self, attempts: int) -> bool:
+        return attempts >= self.max_attempts
