@@ -14,13 +14,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from qualifica.config import Settings, is_placeholder, parse_key_ring
+from qualifica.config import WEBHOOK_PATH, Settings, is_placeholder, parse_key_ring
 from qualifica.meta.client import GraphClient
 from qualifica.meta.credentials import effective_credentials
 from qualifica.meta.errors import MetaError
 from qualifica.meta.models import AppCheck
 
-WEBHOOK_PATH = "/api/v1/whatsapp/webhook"
 # The fields the service processes (ARCHITECTURE §4, reference §8b).
 REQUIRED_FIELDS = (
     "account_update",

@@ -1,4 +1,4 @@
-"""``/api/v1/whatsapp/webhook``: Meta's verification handshake and the signed notification endpoint.
+"""The webhook endpoint (``WEBHOOK_PATH``): Meta's verification handshake and the signed notifications.
 
 The POST only verifies, stores and answers: the signature is checked on the raw bytes before anything
 reads them, the body is written to the inbox (group commit: with the other deliveries pending at that
@@ -14,12 +14,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from qualifica.config import Settings
+from qualifica.config import WEBHOOK_PATH, Settings
 from qualifica.errors import AppError, PayloadTooLarge
 from qualifica.logging import get_logger
 from qualifica.meta.credentials import effective_credentials
 from qualifica.meta.signature import PREFIX, verify
-from qualifica.middleware import WEBHOOK_PATH
 from qualifica.observability import webhook_metrics
 from qualifica.observability.webhook_metrics import Outcome
 from qualifica.webhooks import inbox

@@ -9,9 +9,9 @@ import pytest
 from pydantic import SecretStr
 
 from qualifica.app import create_app
-from qualifica.config import Environment, Settings
+from qualifica.config import WEBHOOK_PATH, Environment, Settings
 from qualifica.meta.sandbox import Sandbox
-from qualifica.preflight import WEBHOOK_PATH, Check, check_local, run_checks
+from qualifica.preflight import Check, check_local, run_checks
 from tests.support.environment import service_env
 from tests.support.live import serve_in_thread
 from tests.support.sandbox import LiveSandbox

@@ -13,10 +13,9 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qualifica.config import Settings
+from qualifica.config import WEBHOOK_PATH, Settings
 from qualifica.db import utcnow
 from qualifica.meta.sandbox import Sandbox
-from qualifica.middleware import WEBHOOK_PATH
 from qualifica.models import Organization
 from qualifica.runtime import Runtime
 from qualifica.webhooks.models import WebhookChange
