@@ -99,7 +99,7 @@ class BodyLimit:
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             if scope["path"] == WEBHOOK_PATH:  # a streamed oversize body is counted by the endpoint itself
-                webhook_metrics.event(field=None, outcome=webhook_metrics.Outcome.TOO_LARGE)
+                webhook_metrics.event(field=None, outcome=webhook_metrics.WebhookOutcome.TOO_LARGE)
             error = PayloadTooLarge()
             await JSONResponse(error.body(), status_code=error.status)(scope, receive, send)
             return

@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 
 from qualifica.logging import get_logger
 from qualifica.meta.errors import MetaError
-from qualifica.observability.webhook_metrics import Outcome
+from qualifica.observability.webhook_metrics import WebhookOutcome
 from qualifica.security.crypto import unseal
 from qualifica.webhooks.routing import Context
 from qualifica.whatsapp.connection_state import clear_warning, mark_active, mark_error, set_warning
@@ -25,13 +25,13 @@ GRANTED = frozenset({"PARTNER_ADDED", "PARTNER_APP_INSTALLED"})
 BAN_DATE = "waba_ban_date"
 
 
-async def handle(context: Context) -> Outcome:
+async def handle(context: Context) -> WebhookOutcome:
     event = str(context.value.get("event") or "")
     if event in GRANTED:
         return await _granted(context, event)
     connection = context.connection
     if connection is None:
-        return Outcome.UNMATCHED
+        return WebhookOutcome.UNMATCHED
     if event in REVOKED:
         extra = {k: context.value[k] for k in ("disconnection_info",) if k in context.value}
         await mark_error(
@@ -39,7 +39,7 @@ async def handle(context: Context) -> Outcome:
         )
     else:
         _warn(context, event)
-    return Outcome.PROCESSED
+    return WebhookOutcome.PROCESSED
 
 
 def _object(value: object) -> dict[str, Any]:
@@ -87,13 +87,13 @@ def _warn(context: Context, event: str) -> None:
         clear_warning(connection, "account_offboarded")
 
 
-async def _granted(context: Context, event: str) -> Outcome:
+async def _granted(context: Context, event: str) -> WebhookOutcome:
     """Access granted: confirm a connection in error still works, or hurry the signup still running."""
     connection = context.connection
     if connection is not None:
         if connection.status is ConnectionStatus.ERROR and await _token_works(context):
             await mark_active(context.session, connection, source="webhook", event=event)
-        return Outcome.PROCESSED
+        return WebhookOutcome.PROCESSED
     attempt = await context.session.scalar(
         select(EmbeddedSignupAttempt)
         .where(
@@ -107,7 +107,7 @@ async def _granted(context: Context, event: str) -> Outcome:
         # A WABA shared with us whose browser callback never arrived: without Meta's code it cannot be
         # completed here; it stays unmatched (and counted) for support to follow up.
         log.warning("webhook.waba_shared_without_signup", waba_id=context.change.waba_id, meta_event=event)
-        return Outcome.UNMATCHED
+        return WebhookOutcome.UNMATCHED
     # A postponed resume (owner NULL, not-before time) becomes due now; a held lease is left alone.
     await context.session.execute(
         update(EmbeddedSignupAttempt)
@@ -115,7 +115,7 @@ async def _granted(context: Context, event: str) -> Outcome:
         .values(lease_expires_at=None)
     )
     context.change.organization_id = attempt.organization_id
-    return Outcome.PROCESSED
+    return WebhookOutcome.PROCESSED
 
 
 async def _token_works(context: Context) -> bool:

@@ -20,7 +20,7 @@ from qualifica.logging import get_logger
 from qualifica.meta.credentials import effective_credentials
 from qualifica.meta.signature import PREFIX, verify
 from qualifica.observability import webhook_metrics
-from qualifica.observability.webhook_metrics import Outcome
+from qualifica.observability.webhook_metrics import WebhookOutcome
 from qualifica.webhooks import inbox
 
 router = APIRouter(tags=["webhooks"])
@@ -72,12 +72,12 @@ async def receive(request: Request) -> Response:
     try:
         body = await request.body()
     except PayloadTooLarge:
-        webhook_metrics.event(field=None, outcome=Outcome.TOO_LARGE)
+        webhook_metrics.event(field=None, outcome=WebhookOutcome.TOO_LARGE)
         raise
     header = request.headers.get("x-hub-signature-256")
     secret = effective_credentials(request.app.state.settings).app_secret
     if not verify(body, header, secret):
-        webhook_metrics.event(field=None, outcome=Outcome.INVALID_SIGNATURE)
+        webhook_metrics.event(field=None, outcome=WebhookOutcome.INVALID_SIGNATURE)
         log.warning("webhook.invalid_signature", problem=_signature_problem(header), size=len(body))
         raise InvalidSignature
     if not body:
@@ -85,7 +85,7 @@ async def receive(request: Request) -> Response:
     engine: AsyncEngine = request.app.state.engine
     # Group commit: answered once the transaction holding this row has committed (see ``inbox``).
     stored = await inbox.writer_for(request.app.state, engine).store(body)
-    outcome = Outcome.DUPLICATE if stored.duplicate else Outcome.STORED
+    outcome = WebhookOutcome.DUPLICATE if stored.duplicate else WebhookOutcome.STORED
     webhook_metrics.event(field=stored.summary.field, outcome=outcome)
     log.debug(  # per delivery at debug: the writer logs one info line per commit (see ``inbox``)
         "webhook.received",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from qualifica.observability.webhook_metrics import Outcome
+from qualifica.observability.webhook_metrics import WebhookOutcome
 from qualifica.webhooks.routing import Context
 from qualifica.whatsapp.connection_state import clear_warning, set_warning
 from qualifica.whatsapp.models import WhatsAppConnection
@@ -35,15 +35,15 @@ def _merge_health(connection: WhatsAppConnection, **values: Any) -> None:
         connection.health = {**(connection.health or {}), **present}
 
 
-async def handle(context: Context) -> Outcome:
+async def handle(context: Context) -> WebhookOutcome:
     connection = context.connection
     if connection is None:
-        return Outcome.UNMATCHED
+        return WebhookOutcome.UNMATCHED
     field, value = context.change.field, context.value
     if field in ("phone_number_quality_update", "phone_number_name_update") and not _same_number(
         connection, value
     ):
-        return Outcome.PROCESSED
+        return WebhookOutcome.PROCESSED
     if field == "phone_number_quality_update":
         _quality(context, connection, value)
     elif field == "phone_number_name_update":
@@ -67,7 +67,7 @@ async def handle(context: Context) -> Outcome:
             max_phone_numbers_per_business=value.get("max_phone_numbers_per_business"),
             max_phone_numbers_per_waba=value.get("max_phone_numbers_per_waba"),
         )
-    return Outcome.PROCESSED
+    return WebhookOutcome.PROCESSED
 
 
 def _quality(context: Context, connection: WhatsAppConnection, value: dict[str, Any]) -> None:

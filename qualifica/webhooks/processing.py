@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from qualifica.db import utcnow
 from qualifica.logging import get_logger
 from qualifica.observability import webhook_metrics
-from qualifica.observability.webhook_metrics import Outcome
+from qualifica.observability.webhook_metrics import WebhookOutcome
 from qualifica.runtime import Runtime
 from qualifica.webhooks import account, messages, payload, phone_health
 from qualifica.webhooks.models import WebhookChange, WebhookEvent
@@ -104,7 +104,7 @@ async def split_pending(runtime: Runtime, *, limit: int = BATCH) -> int:
                 )
             )
             if changes is None:
-                webhook_metrics.event(field=None, outcome=Outcome.FAILED)
+                webhook_metrics.event(field=None, outcome=WebhookOutcome.FAILED)
     return len(rows)
 
 
@@ -145,7 +145,7 @@ async def claim_due(runtime: Runtime, *, now: datetime | None = None, limit: int
     return [row.id for row in rows]
 
 
-async def handle(runtime: Runtime, change_id: uuid.UUID) -> Outcome:
+async def handle(runtime: Runtime, change_id: uuid.UUID) -> WebhookOutcome:
     """Route and apply one leased change; its effects and its settled mark commit together."""
     try:
         async with runtime.sessionmaker.begin() as session:
@@ -175,10 +175,10 @@ async def handle(runtime: Runtime, change_id: uuid.UUID) -> Outcome:
             field = change.field
     except LeaseLost:
         log.warning("webhook.lease_lost", change_id=str(change_id))
-        return Outcome.FAILED
+        return WebhookOutcome.FAILED
     except Exception as error:  # any failure of a handler is retried later, never lost
         await _failed(runtime, change_id, error)
-        return Outcome.FAILED
+        return WebhookOutcome.FAILED
     webhook_metrics.event(field=field, outcome=outcome)
     return outcome
 
@@ -190,13 +190,13 @@ async def _failed(runtime: Runtime, change_id: uuid.UUID, error: Exception) -> N
         if change is None or change.lease_owner != runtime.owner:
             return
         give_up = change.attempts >= MAX_ATTEMPTS
-        change.outcome = Outcome.FAILED.value if give_up else "retry"
+        change.outcome = WebhookOutcome.FAILED.value if give_up else "retry"
         change.error = f"{type(error).__name__}: {error}"[:500]
         change.next_attempt_at = None if give_up else now + backoff(change.attempts)
         change.processed_at = now if give_up else None
         change.lease_owner = change.lease_expires_at = None
         field, attempts = change.field, change.attempts
-    webhook_metrics.event(field=field, outcome=Outcome.FAILED)
+    webhook_metrics.event(field=field, outcome=WebhookOutcome.FAILED)
     log.warning(
         "webhook.change_failed",
         change_id=str(change_id),

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qualifica.observability.webhook_metrics import Outcome
+from qualifica.observability.webhook_metrics import WebhookOutcome
 from qualifica.runtime import Runtime
 from qualifica.webhooks.models import WebhookChange
 from qualifica.whatsapp.models import ConnectionStatus, WhatsAppConnection
@@ -30,7 +30,7 @@ class Context:
         return self.change.value
 
 
-Handler = Callable[[Context], Awaitable[Outcome]]
+Handler = Callable[[Context], Awaitable[WebhookOutcome]]
 
 
 def _phone_number_id(change: WebhookChange) -> str | None:

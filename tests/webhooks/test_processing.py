@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qualifica.app import create_app
 from qualifica.config import Settings
 from qualifica.db import utcnow
-from qualifica.observability.webhook_metrics import Outcome
+from qualifica.observability.webhook_metrics import WebhookOutcome
 from qualifica.runtime import Runtime
 from qualifica.webhooks import processing
 from qualifica.webhooks.models import WebhookChange, WebhookEvent
@@ -134,7 +134,7 @@ class TestFailures:
         real = processing.HANDLERS["account_update"]
         calls = 0
 
-        async def flaky(context: Context) -> Outcome:
+        async def flaky(context: Context) -> WebhookOutcome:
             nonlocal calls
             calls += 1
             if calls == 1:
@@ -167,7 +167,7 @@ class TestFailures:
         runtime: Runtime,
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        async def broken(context: Context) -> Outcome:
+        async def broken(context: Context) -> WebhookOutcome:
             raise ValueError("always")
 
         monkeypatch.setitem(processing.HANDLERS, "account_update", broken)
@@ -192,10 +192,10 @@ class TestLeases:
     ) -> None:
         seen: list[Any] = []
 
-        async def counting(context: Context) -> Outcome:
+        async def counting(context: Context) -> WebhookOutcome:
             seen.append(context.change.id)
             await asyncio.sleep(0.01)
-            return Outcome.PROCESSED
+            return WebhookOutcome.PROCESSED
 
         monkeypatch.setitem(processing.HANDLERS, "account_update", counting)
         for index in range(12):
@@ -229,8 +229,8 @@ class TestLeases:
         assert await claim_due(runtime) == []  # held
         later = utcnow() + processing.LEASE + timedelta(seconds=1)
         assert await claim_due(runtime, now=later) == [change_id]
-        assert await processing.handle(crashed, change_id) is Outcome.FAILED  # lease lost: no write
-        assert await processing.handle(runtime, change_id) is Outcome.UNMATCHED
+        assert await processing.handle(crashed, change_id) is WebhookOutcome.FAILED  # lease lost: no write
+        assert await processing.handle(runtime, change_id) is WebhookOutcome.UNMATCHED
         (change,) = await changes(db)
         assert (change.outcome, change.attempts) == ("unmatched", 2)
 
