@@ -32,6 +32,9 @@ def checked(settings: Settings, service_url: str, live_sandbox: LiveSandbox, san
     return settings.model_copy(update={"base_url": service_url, "meta_graph_url": live_sandbox.url})
 
 
+SUBSCRIPTION = "Assinatura de webhooks do app (whatsapp_business_account)"
+
+
 def failing(checks: list[Check]) -> dict[str, str]:
     return {check.name: check.fix for check in checks if not check.ok}
 
@@ -55,13 +58,23 @@ class TestMetaCheck:
         wrong_token = checked.model_copy(update={"meta_webhook_verify_token": SecretStr("another-token")})
         assert "Webhook responde à verificação da Meta" in failing(await run_checks(wrong_token))
 
-    async def test_unsubscribed_webhook_fields_are_named(self, checked: Settings, sandbox: Sandbox) -> None:
+    async def test_a_subscription_pointing_elsewhere_is_named(
+        self, checked: Settings, sandbox: Sandbox
+    ) -> None:
         sandbox.webhooks.url = "https://elsewhere.example/webhook"
         fixes = failing(await run_checks(checked))
-        assert list(fixes) == ["Assinatura de webhooks do app (whatsapp_business_account)"]
-        assert (
-            checked.base_url + WEBHOOK_PATH
-            in fixes["Assinatura de webhooks do app (whatsapp_business_account)"]
+        assert list(fixes) == [SUBSCRIPTION]
+        assert checked.base_url + WEBHOOK_PATH in fixes[SUBSCRIPTION]
+
+    async def test_unsubscribed_webhook_fields_are_named(
+        self, checked: Settings, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(sandbox.webhooks, "fields", ("messages", "account_review_update"))
+        fixes = failing(await run_checks(checked))
+        assert list(fixes) == [SUBSCRIPTION]
+        assert fixes[SUBSCRIPTION].endswith(
+            "assine os campos account_update, phone_number_quality_update, phone_number_name_update, "
+            "business_capability_update"
         )
 
     def test_placeholder_keys_and_insecure_url_fail_locally(self, settings: Settings) -> None:
