@@ -20,9 +20,10 @@ from qualifica.logging import get_logger
 from qualifica.observability import webhook_metrics
 from qualifica.observability.webhook_metrics import WebhookOutcome
 from qualifica.runtime import Runtime
-from qualifica.webhooks import account, messages, payload, phone_health
+from qualifica.webhooks import payload
+from qualifica.webhooks.handlers import handler_for
 from qualifica.webhooks.models import WebhookChange, WebhookEvent
-from qualifica.webhooks.routing import Context, Handler, find_connection
+from qualifica.webhooks.routing import Context, find_connection
 
 log = get_logger(__name__)
 BATCH = 50
@@ -31,14 +32,6 @@ LEASE = timedelta(seconds=30)
 MAX_ATTEMPTS = 10
 BACKOFF_BASE = timedelta(seconds=2)
 BACKOFF_CAP = timedelta(hours=1)
-
-HANDLERS: dict[str, Handler] = {
-    "account_update": account.handle,
-    "phone_number_quality_update": phone_health.handle,
-    "phone_number_name_update": phone_health.handle,
-    "account_review_update": phone_health.handle,
-    "business_capability_update": phone_health.handle,
-}  # every other field (``messages`` first) goes to the assistant's extension point
 
 
 class LeaseLost(Exception):
@@ -155,7 +148,7 @@ async def handle(runtime: Runtime, change_id: uuid.UUID) -> WebhookOutcome:
             connection = await find_connection(session, change)
             if connection is not None:
                 change.organization_id = connection.organization_id
-            handler = HANDLERS.get(change.field, messages.deliver)
+            handler = handler_for(change.field)
             outcome = await handler(Context(session, runtime, change, connection))
             settled = await session.execute(
                 update(WebhookChange)

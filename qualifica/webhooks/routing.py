@@ -1,4 +1,6 @@
-"""Which connection a change is about: by WABA id, and for ``messages`` by the number's id as well."""
+"""What a handler is given (``Context``) and which connection a change is about: by WABA id, and for
+``messages`` by the number's id as well.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +33,18 @@ class Context:
 
 
 Handler = Callable[[Context], Awaitable[WebhookOutcome]]
+
+
+def on_connection(apply: Callable[[Context, WhatsAppConnection], None]) -> Handler:
+    """A handler that updates the connection the change is about; unmatched when none of ours knows it."""
+
+    async def handle(context: Context) -> WebhookOutcome:
+        if context.connection is None:
+            return WebhookOutcome.UNMATCHED
+        apply(context, context.connection)
+        return WebhookOutcome.PROCESSED
+
+    return handle
 
 
 def _phone_number_id(change: WebhookChange) -> str | None:

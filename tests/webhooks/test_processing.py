@@ -17,7 +17,7 @@ from qualifica.config import Settings
 from qualifica.db import utcnow
 from qualifica.observability.webhook_metrics import WebhookOutcome
 from qualifica.runtime import Runtime
-from qualifica.webhooks import processing
+from qualifica.webhooks import handlers, processing
 from qualifica.webhooks.models import WebhookChange, WebhookEvent
 from qualifica.webhooks.processing import claim_due, process_webhooks
 from qualifica.webhooks.routing import Context
@@ -131,7 +131,7 @@ class TestFailures:
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         connection = await make_connection(db, app, waba_id="4000000000001")
-        real = processing.HANDLERS["account_update"]
+        real = handlers.HANDLERS["account_update"]
         calls = 0
 
         async def flaky(context: Context) -> WebhookOutcome:
@@ -141,7 +141,7 @@ class TestFailures:
                 raise RuntimeError("database hiccup")
             return await real(context)
 
-        monkeypatch.setitem(processing.HANDLERS, "account_update", flaky)
+        monkeypatch.setitem(handlers.HANDLERS, "account_update", flaky)
         before = metric(EVENTS, field="account_update", outcome="failed")
         await post_signed(client, envelope(account_entry("ACCOUNT_DELETED", "4000000000001")))
         await process_webhooks(runtime)
@@ -170,7 +170,7 @@ class TestFailures:
         async def broken(context: Context) -> WebhookOutcome:
             raise ValueError("always")
 
-        monkeypatch.setitem(processing.HANDLERS, "account_update", broken)
+        monkeypatch.setitem(handlers.HANDLERS, "account_update", broken)
         await post_signed(client, envelope(account_entry("ACCOUNT_DELETED", "4000000000001")))
         later = utcnow()
         for _ in range(processing.MAX_ATTEMPTS + 2):
@@ -197,7 +197,7 @@ class TestLeases:
             await asyncio.sleep(0.01)
             return WebhookOutcome.PROCESSED
 
-        monkeypatch.setitem(processing.HANDLERS, "account_update", counting)
+        monkeypatch.setitem(handlers.HANDLERS, "account_update", counting)
         for index in range(12):
             await post_signed(
                 client, envelope(account_entry("MM_LITE_TERMS_SIGNED", f"40000000000{index:02d}"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select, update
@@ -10,9 +11,14 @@ from qualifica.logging import get_logger
 from qualifica.meta.errors import MetaError
 from qualifica.observability.webhook_metrics import WebhookOutcome
 from qualifica.security.crypto import unseal
-from qualifica.webhooks.routing import Context
+from qualifica.webhooks.routing import Context, Handler
 from qualifica.whatsapp.connection_state import clear_warning, mark_active, mark_error, set_warning
-from qualifica.whatsapp.models import AttemptStatus, ConnectionStatus, EmbeddedSignupAttempt
+from qualifica.whatsapp.models import (
+    AttemptStatus,
+    ConnectionStatus,
+    EmbeddedSignupAttempt,
+    WhatsAppConnection,
+)
 
 log = get_logger(__name__)
 
@@ -37,8 +43,8 @@ async def handle(context: Context) -> WebhookOutcome:
         await mark_error(
             context.session, connection, code=REVOKED[event], source="webhook", event=event, **extra
         )
-    else:
-        _warn(context, event)
+    elif event in WARNINGS:
+        WARNINGS[event](context, connection)
     return WebhookOutcome.PROCESSED
 
 
@@ -46,45 +52,59 @@ def _object(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _warn(context: Context, event: str) -> None:
-    """Account problems that do not cut the connection off: shown on the page until Meta lifts them."""
-    connection, value = context.connection, context.value
-    assert connection is not None
+def _disabled(context: Context, connection: WhatsAppConnection) -> None:
+    info = _object(context.value.get("ban_info"))
+    state, date = info.get("waba_ban_state"), info.get(BAN_DATE) or "data não informada"
     since = context.change.occurred_at
-    if event == "DISABLED_UPDATE":
-        info = _object(value.get("ban_info"))
-        state, date = info.get("waba_ban_state"), info.get(BAN_DATE) or "data não informada"
-        clear_warning(connection, "account_disabled", "account_disable_scheduled")
-        if state == "DISABLE":
-            message = f"A Meta desativou a conta do WhatsApp Business ({date}). Verifique o WhatsApp Manager."
-            set_warning(connection, "account_disabled", message, source="webhook", since=since, details=info)
-        elif state == "SCHEDULE_FOR_DISABLE":
-            message = f"A Meta programou a desativação da conta do WhatsApp Business para {date}."
-            set_warning(
-                connection, "account_disable_scheduled", message, source="webhook", since=since, details=info
-            )
-    elif event == "ACCOUNT_RESTRICTION":
-        restrictions = value.get("restriction_info")
-        restrictions = (
-            [r for r in restrictions if isinstance(r, dict)] if isinstance(restrictions, list) else []
+    clear_warning(connection, "account_disabled", "account_disable_scheduled")
+    if state == "DISABLE":
+        message = f"A Meta desativou a conta do WhatsApp Business ({date}). Verifique o WhatsApp Manager."
+        set_warning(connection, "account_disabled", message, source="webhook", since=since, details=info)
+    elif state == "SCHEDULE_FOR_DISABLE":
+        message = f"A Meta programou a desativação da conta do WhatsApp Business para {date}."
+        set_warning(
+            connection, "account_disable_scheduled", message, source="webhook", since=since, details=info
         )
-        if not restrictions:
-            clear_warning(connection, "account_restricted")
-            return
-        kinds = ", ".join(str(r.get("restriction_type")) for r in restrictions)
-        message = f"A Meta restringiu a conta do WhatsApp Business: {kinds}."
-        details = {"restriction_info": restrictions}
-        set_warning(connection, "account_restricted", message, source="webhook", since=since, details=details)
-    elif event == "ACCOUNT_VIOLATION":
-        info = _object(value.get("violation_info"))
-        kind = info.get("violation_type") or "não informada"
-        message = f"A Meta registrou uma violação de política na conta do WhatsApp Business ({kind})."
-        set_warning(connection, "account_violation", message, source="webhook", since=since, details=info)
-    elif event == "ACCOUNT_OFFBOARDED":
-        message = "O número saiu da plataforma de nuvem da Meta (troca de aparelho ou novo registro)."
-        set_warning(connection, "account_offboarded", message, source="webhook", since=since)
-    elif event == "ACCOUNT_RECONNECTED":
-        clear_warning(connection, "account_offboarded")
+
+
+def _restricted(context: Context, connection: WhatsAppConnection) -> None:
+    restrictions = context.value.get("restriction_info")
+    restrictions = [r for r in restrictions if isinstance(r, dict)] if isinstance(restrictions, list) else []
+    if not restrictions:
+        clear_warning(connection, "account_restricted")
+        return
+    kinds = ", ".join(str(r.get("restriction_type")) for r in restrictions)
+    message = f"A Meta restringiu a conta do WhatsApp Business: {kinds}."
+    details = {"restriction_info": restrictions}
+    since = context.change.occurred_at
+    set_warning(connection, "account_restricted", message, source="webhook", since=since, details=details)
+
+
+def _violation(context: Context, connection: WhatsAppConnection) -> None:
+    info = _object(context.value.get("violation_info"))
+    kind = info.get("violation_type") or "não informada"
+    message = f"A Meta registrou uma violação de política na conta do WhatsApp Business ({kind})."
+    since = context.change.occurred_at
+    set_warning(connection, "account_violation", message, source="webhook", since=since, details=info)
+
+
+def _offboarded(context: Context, connection: WhatsAppConnection) -> None:
+    message = "O número saiu da plataforma de nuvem da Meta (troca de aparelho ou novo registro)."
+    set_warning(connection, "account_offboarded", message, source="webhook", since=context.change.occurred_at)
+
+
+def _reconnected(_: Context, connection: WhatsAppConnection) -> None:
+    clear_warning(connection, "account_offboarded")
+
+
+# Account problems that do not cut the connection off: shown on the page until Meta lifts them.
+WARNINGS: dict[str, Callable[[Context, WhatsAppConnection], None]] = {
+    "DISABLED_UPDATE": _disabled,
+    "ACCOUNT_RESTRICTION": _restricted,
+    "ACCOUNT_VIOLATION": _violation,
+    "ACCOUNT_OFFBOARDED": _offboarded,
+    "ACCOUNT_RECONNECTED": _reconnected,
+}
 
 
 async def _granted(context: Context, event: str) -> WebhookOutcome:
@@ -132,3 +152,6 @@ async def _token_works(context: Context) -> bool:
             raise
         return False
     return info.is_valid and connection.waba_id in info.granted_waba_ids()
+
+
+HANDLERS: dict[str, Handler] = {"account_update": handle}

@@ -9,7 +9,7 @@ whatever it writes is committed exactly when the change is settled (and retried 
 from __future__ import annotations
 
 from qualifica.observability.webhook_metrics import WebhookOutcome
-from qualifica.webhooks.routing import Context
+from qualifica.webhooks.routing import Context, Handler
 
 
 async def deliver(context: Context) -> WebhookOutcome:
@@ -17,3 +17,6 @@ async def deliver(context: Context) -> WebhookOutcome:
     if context.connection is None:
         return WebhookOutcome.UNMATCHED
     return WebhookOutcome.PROCESSED
+
+
+HANDLERS: dict[str, Handler] = {"messages": deliver}
