@@ -59,6 +59,7 @@ class TestRevocation:
         code: str,
     ) -> None:
         connection, _ = await connect_with_sandbox(db, app, sandbox)
+        delivered(sandbox)  # the signup's PARTNER_ADDED first: coming later, it would restore the connection
         before = metric(STATUS_CHANGES, status="error", reason=code)
         sandbox.notify.account_update(event, connection.waba_id)
         delivered(sandbox)
