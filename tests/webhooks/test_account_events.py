@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -119,7 +120,7 @@ class TestWarnings:
         runtime: Runtime,
         webhook_url: str,
         event: str,
-        extra: dict[str, object],
+        extra: dict[str, Any],
         code: str,
     ) -> None:
         connection, _ = await connect_with_sandbox(db, app, sandbox)
