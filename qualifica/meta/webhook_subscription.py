@@ -2,7 +2,8 @@
 
 The one list of those fields: the sandbox reports it as the app's subscription, ``qualifica meta check``
 requires it of the real app, and ``qualifica/webhooks/handlers/`` has a handler for each (a test holds the
-two equal). Meta's fields: https://developers.facebook.com/docs/graph-api/webhooks/reference/whatsapp-business-account/
+two equal). Meta's fields:
+https://developers.facebook.com/docs/graph-api/webhooks/reference/whatsapp-business-account/
 """
 
 from __future__ import annotations
