@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from qualifica import probes
 from qualifica.accounts import api as accounts_api
 from qualifica.accounts import pages as accounts_pages
-from qualifica.config import SANDBOX_PATH, Settings
+from qualifica.config import SANDBOX_PATH, WEBHOOK_PATH, Settings
 from qualifica.db import create_engine, create_sessionmaker
 from qualifica.devsecrets import with_dev_secrets
 from qualifica.error_handlers import install_error_handlers
@@ -101,7 +101,7 @@ def create_app(
     if settings.sandbox:
         from qualifica.meta.sandbox import create_sandbox_app
 
-        sandbox = create_sandbox_app(settings, webhook_url=settings.base_url + "/api/v1/whatsapp/webhook")
+        sandbox = create_sandbox_app(settings, webhook_url=settings.base_url + WEBHOOK_PATH)
         app.mount(SANDBOX_PATH, sandbox)
         app.state.sandbox = sandbox.state.sandbox
     return app

@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SANDBOX_PATH = "/_sandbox/meta"
+WEBHOOK_PATH = "/api/v1/whatsapp/webhook"  # Meta's callback URL is the base URL plus this
 # Values that only ever appear in examples; refusing them in production catches a copied `.env.example`.
 PLACEHOLDERS = frozenset({"", "changeme", "change-me", "secret", "placeholder", "xxx", "todo"})
 

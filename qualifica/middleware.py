@@ -7,12 +7,11 @@ from urllib.parse import urlsplit
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from qualifica.config import Settings
+from qualifica.config import WEBHOOK_PATH, Settings
 from qualifica.errors import PayloadTooLarge
 from qualifica.observability import webhook_metrics
 
 DEFAULT_BODY_LIMIT = 256 * 1024
-WEBHOOK_PATH = "/api/v1/whatsapp/webhook"
 WEBHOOK_BODY_LIMIT = 3 * 1024 * 1024  # Meta's documented maximum payload
 
 
@@ -100,7 +99,7 @@ class BodyLimit:
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             if scope["path"] == WEBHOOK_PATH:  # a streamed oversize body is counted by the endpoint itself
-                webhook_metrics.event(field=None, outcome=webhook_metrics.Outcome.TOO_LARGE)
+                webhook_metrics.event(field=None, outcome=webhook_metrics.WebhookOutcome.TOO_LARGE)
             error = PayloadTooLarge()
             await JSONResponse(error.body(), status_code=error.status)(scope, receive, send)
             return

@@ -14,22 +14,13 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from qualifica.config import Settings, is_placeholder, parse_key_ring
+from qualifica.config import WEBHOOK_PATH, Settings, is_placeholder, parse_key_ring
 from qualifica.meta.client import GraphClient
 from qualifica.meta.credentials import effective_credentials
 from qualifica.meta.errors import MetaError
 from qualifica.meta.models import AppCheck
+from qualifica.meta.webhook_subscription import SUBSCRIBED_FIELDS, WEBHOOK_OBJECT
 
-WEBHOOK_PATH = "/api/v1/whatsapp/webhook"
-# The fields the service processes (ARCHITECTURE §4, reference §8b).
-REQUIRED_FIELDS = (
-    "account_update",
-    "messages",
-    "phone_number_quality_update",
-    "phone_number_name_update",
-    "account_review_update",
-    "business_capability_update",
-)
 OLDEST_SUPPORTED_VERSION = 22  # Meta keeps a Graph version about two years; older ones stop answering
 CHECK_SECONDS = 15.0
 
@@ -132,13 +123,13 @@ async def check_meta(settings: Settings, http: httpx.AsyncClient) -> list[Check]
     checks.append(await _handshake(settings, http, webhook_url))
     fields = set(app.webhook_fields) if app else set()
     callback_urls = {s.get("callback_url") for s in app.webhook_subscriptions} if app else set()
-    missing = [field for field in REQUIRED_FIELDS if field not in fields]
+    missing = [field for field in SUBSCRIBED_FIELDS if field not in fields]
     checks.append(
         _check(
-            "Assinatura de webhooks do app (whatsapp_business_account)",
+            f"Assinatura de webhooks do app ({WEBHOOK_OBJECT})",
             app is not None and not missing and webhook_url in callback_urls,
             f"no painel do app › WhatsApp › Configuração, use a URL {webhook_url} e assine os campos "
-            + ", ".join(missing or REQUIRED_FIELDS),
+            + ", ".join(missing or SUBSCRIBED_FIELDS),
         )
     )
     return checks

@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from qualifica.meta.webhook_subscription import WEBHOOK_OBJECT
+
 WHATSAPP_SCOPES = ("whatsapp_business_management", "whatsapp_business_messaging")
 
 
@@ -134,7 +136,7 @@ class AppCheck(_MetaModel):
         return [
             field["name"]
             for subscription in self.webhook_subscriptions
-            if subscription.get("object") == "whatsapp_business_account"
+            if subscription.get("object") == WEBHOOK_OBJECT
             for field in subscription.get("fields", [])
             if isinstance(field, dict) and "name" in field
         ]

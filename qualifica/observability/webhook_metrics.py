@@ -13,7 +13,9 @@ from enum import StrEnum
 from prometheus_client import Counter
 
 
-class Outcome(StrEnum):
+class WebhookOutcome(StrEnum):
+    """What became of a delivery at the endpoint or of a change in the worker: the metric's ``outcome``."""
+
     STORED = "stored"
     DUPLICATE = "duplicate"
     INVALID_SIGNATURE = "invalid_signature"
@@ -52,7 +54,7 @@ def field_label(field: str | None) -> str:
     return field if _FIELD.fullmatch(field) else OTHER_FIELD
 
 
-def event(*, field: str | None, outcome: Outcome) -> None:
+def event(*, field: str | None, outcome: WebhookOutcome) -> None:
     EVENTS.labels(field=field_label(field), outcome=outcome.value).inc()
 
 

@@ -1,4 +1,4 @@
-"""``/api/v1/whatsapp/webhook``: Meta's verification handshake and the signed notification endpoint.
+"""The webhook endpoint (``WEBHOOK_PATH``): Meta's verification handshake and the signed notifications.
 
 The POST only verifies, stores and answers: the signature is checked on the raw bytes before anything
 reads them, the body is written to the inbox (group commit: with the other deliveries pending at that
@@ -14,14 +14,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from qualifica.config import Settings
+from qualifica.config import WEBHOOK_PATH, Settings
 from qualifica.errors import AppError, PayloadTooLarge
 from qualifica.logging import get_logger
 from qualifica.meta.credentials import effective_credentials
 from qualifica.meta.signature import PREFIX, verify
-from qualifica.middleware import WEBHOOK_PATH
 from qualifica.observability import webhook_metrics
-from qualifica.observability.webhook_metrics import Outcome
+from qualifica.observability.webhook_metrics import WebhookOutcome
 from qualifica.webhooks import inbox
 
 router = APIRouter(tags=["webhooks"])
@@ -73,12 +72,12 @@ async def receive(request: Request) -> Response:
     try:
         body = await request.body()
     except PayloadTooLarge:
-        webhook_metrics.event(field=None, outcome=Outcome.TOO_LARGE)
+        webhook_metrics.event(field=None, outcome=WebhookOutcome.TOO_LARGE)
         raise
     header = request.headers.get("x-hub-signature-256")
     secret = effective_credentials(request.app.state.settings).app_secret
     if not verify(body, header, secret):
-        webhook_metrics.event(field=None, outcome=Outcome.INVALID_SIGNATURE)
+        webhook_metrics.event(field=None, outcome=WebhookOutcome.INVALID_SIGNATURE)
         log.warning("webhook.invalid_signature", problem=_signature_problem(header), size=len(body))
         raise InvalidSignature
     if not body:
@@ -86,7 +85,7 @@ async def receive(request: Request) -> Response:
     engine: AsyncEngine = request.app.state.engine
     # Group commit: answered once the transaction holding this row has committed (see ``inbox``).
     stored = await inbox.writer_for(request.app.state, engine).store(body)
-    outcome = Outcome.DUPLICATE if stored.duplicate else Outcome.STORED
+    outcome = WebhookOutcome.DUPLICATE if stored.duplicate else WebhookOutcome.STORED
     webhook_metrics.event(field=stored.summary.field, outcome=outcome)
     log.debug(  # per delivery at debug: the writer logs one info line per commit (see ``inbox``)
         "webhook.received",

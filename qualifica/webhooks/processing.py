@@ -19,11 +19,12 @@ from qualifica.db import utcnow
 from qualifica.jobs.leases import LeaseLost, RetryPolicy, lease_free, not_before
 from qualifica.logging import get_logger
 from qualifica.observability import webhook_metrics
-from qualifica.observability.webhook_metrics import Outcome
+from qualifica.observability.webhook_metrics import WebhookOutcome
 from qualifica.runtime import Runtime
-from qualifica.webhooks import account, messages, payload, phone_health
+from qualifica.webhooks import payload
+from qualifica.webhooks.handlers import handler_for
 from qualifica.webhooks.models import WebhookChange, WebhookEvent
-from qualifica.webhooks.routing import Context, Handler, find_connection
+from qualifica.webhooks.routing import Context, find_connection
 
 log = get_logger(__name__)
 BATCH = 50
@@ -34,14 +35,6 @@ RETRY = RetryPolicy(
     max_delay=timedelta(hours=1),
     max_attempts=10,
 )
-
-HANDLERS: dict[str, Handler] = {
-    "account_update": account.handle,
-    "phone_number_quality_update": phone_health.handle,
-    "phone_number_name_update": phone_health.handle,
-    "account_review_update": phone_health.handle,
-    "business_capability_update": phone_health.handle,
-}  # every other field (``messages`` first) goes to the assistant's extension point
 
 
 async def process_webhooks(runtime: Runtime, *, now: datetime | None = None) -> int:
@@ -93,7 +86,7 @@ async def split_pending(runtime: Runtime, *, limit: int = BATCH) -> int:
                 )
             )
             if changes is None:
-                webhook_metrics.event(field=None, outcome=Outcome.FAILED)
+                webhook_metrics.event(field=None, outcome=WebhookOutcome.FAILED)
     return len(rows)
 
 
@@ -134,7 +127,7 @@ async def claim_due(runtime: Runtime, *, now: datetime | None = None, limit: int
     return [row.id for row in rows]
 
 
-async def handle(runtime: Runtime, change_id: uuid.UUID) -> Outcome:
+async def handle(runtime: Runtime, change_id: uuid.UUID) -> WebhookOutcome:
     """Route and apply one leased change; its effects and its settled mark commit together."""
     try:
         async with runtime.sessionmaker.begin() as session:
@@ -144,7 +137,7 @@ async def handle(runtime: Runtime, change_id: uuid.UUID) -> Outcome:
             connection = await find_connection(session, change)
             if connection is not None:
                 change.organization_id = connection.organization_id
-            handler = HANDLERS.get(change.field, messages.deliver)
+            handler = handler_for(change.field)
             outcome = await handler(Context(session, runtime, change, connection))
             settled = await session.execute(
                 update(WebhookChange)
@@ -164,10 +157,10 @@ async def handle(runtime: Runtime, change_id: uuid.UUID) -> Outcome:
             field = change.field
     except LeaseLost:
         log.warning("webhook.lease_lost", change_id=str(change_id))
-        return Outcome.FAILED
+        return WebhookOutcome.FAILED
     except Exception as error:  # any failure of a handler is retried later, never lost
         await _failed(runtime, change_id, error)
-        return Outcome.FAILED
+        return WebhookOutcome.FAILED
     webhook_metrics.event(field=field, outcome=outcome)
     return outcome
 
@@ -179,13 +172,13 @@ async def _failed(runtime: Runtime, change_id: uuid.UUID, error: Exception) -> N
         if change is None or change.lease_owner != runtime.owner:
             return
         give_up = RETRY.exhausted(change.attempts)
-        change.outcome = Outcome.FAILED.value if give_up else "retry"
+        change.outcome = WebhookOutcome.FAILED.value if give_up else "retry"
         change.error = f"{type(error).__name__}: {error}"[:500]
         change.next_attempt_at = None if give_up else now + RETRY.delay(change.attempts)
         change.processed_at = now if give_up else None
         change.lease_owner = change.lease_expires_at = None
         field, attempts = change.field, change.attempts
-    webhook_metrics.event(field=field, outcome=Outcome.FAILED)
+    webhook_metrics.event(field=field, outcome=WebhookOutcome.FAILED)
     log.warning(
         "webhook.change_failed",
         change_id=str(change_id),

@@ -1,4 +1,6 @@
-"""Which connection a change is about: by WABA id, and for ``messages`` by the number's id as well."""
+"""What a handler is given (``Context``) and which connection a change is about: by WABA id, and for
+``messages`` by the number's id as well.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qualifica.observability.webhook_metrics import Outcome
+from qualifica.observability.webhook_metrics import WebhookOutcome
 from qualifica.runtime import Runtime
 from qualifica.webhooks.models import WebhookChange
 from qualifica.whatsapp.models import ConnectionStatus, WhatsAppConnection
@@ -30,7 +32,19 @@ class Context:
         return self.change.value
 
 
-Handler = Callable[[Context], Awaitable[Outcome]]
+Handler = Callable[[Context], Awaitable[WebhookOutcome]]
+
+
+def on_connection(apply: Callable[[Context, WhatsAppConnection], None]) -> Handler:
+    """A handler that updates the connection the change is about; unmatched when none of ours knows it."""
+
+    async def handle(context: Context) -> WebhookOutcome:
+        if context.connection is None:
+            return WebhookOutcome.UNMATCHED
+        apply(context, context.connection)
+        return WebhookOutcome.PROCESSED
+
+    return handle
 
 
 def _phone_number_id(change: WebhookChange) -> str | None:

@@ -12,6 +12,7 @@ import stamina
 from qualifica.meta.client import GraphClient, deadline_in
 from qualifica.meta.errors import MetaError, MetaTimeout
 from qualifica.meta.sandbox import Sandbox, SignupResult
+from qualifica.meta.webhook_subscription import SUBSCRIBED_FIELDS
 from tests.meta.test_errors import ERROR_TABLE
 from tests.support.meta import APP_ID, APP_SECRET, RETRY_ATTEMPTS
 from tests.support.sandbox import LiveSandbox
@@ -68,6 +69,14 @@ class TestHappyPath:
     async def test_app_check(self, graph: GraphClient) -> None:
         check = await graph.app_check()
         assert (check.is_valid, check.app_id, check.token_type) == (True, APP_ID, "APP")
+
+    async def test_app_check_reads_the_apps_webhook_subscription(
+        self, graph: GraphClient, sandbox: Sandbox
+    ) -> None:
+        sandbox.webhooks.url = "https://leads.example/api/v1/whatsapp/webhook"
+        check = await graph.app_check()
+        assert check.webhook_fields == list(SUBSCRIBED_FIELDS)
+        assert [s["callback_url"] for s in check.webhook_subscriptions] == [sandbox.webhooks.url]
 
     async def test_app_check_with_wrong_secret(self, live_sandbox: LiveSandbox, graph: GraphClient) -> None:
         wrong = GraphClient(

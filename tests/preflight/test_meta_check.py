@@ -9,9 +9,10 @@ import pytest
 from pydantic import SecretStr
 
 from qualifica.app import create_app
-from qualifica.config import Environment, Settings
+from qualifica.config import WEBHOOK_PATH, Environment, Settings
 from qualifica.meta.sandbox import Sandbox
-from qualifica.preflight import WEBHOOK_PATH, Check, check_local, run_checks
+from qualifica.meta.webhook_subscription import SUBSCRIBED_FIELDS
+from qualifica.preflight import Check, check_local, run_checks
 from tests.support.environment import service_env
 from tests.support.live import serve_in_thread
 from tests.support.sandbox import LiveSandbox
@@ -30,6 +31,9 @@ def checked(settings: Settings, service_url: str, live_sandbox: LiveSandbox, san
     """Settings as an operator would have them: our public URL, Meta (here the sandbox) configured."""
     sandbox.webhooks.url = service_url + WEBHOOK_PATH  # the app's webhook subscription points at us
     return settings.model_copy(update={"base_url": service_url, "meta_graph_url": live_sandbox.url})
+
+
+SUBSCRIPTION = "Assinatura de webhooks do app (whatsapp_business_account)"
 
 
 def failing(checks: list[Check]) -> dict[str, str]:
@@ -55,14 +59,24 @@ class TestMetaCheck:
         wrong_token = checked.model_copy(update={"meta_webhook_verify_token": SecretStr("another-token")})
         assert "Webhook responde à verificação da Meta" in failing(await run_checks(wrong_token))
 
-    async def test_unsubscribed_webhook_fields_are_named(self, checked: Settings, sandbox: Sandbox) -> None:
+    async def test_a_subscription_pointing_elsewhere_is_named(
+        self, checked: Settings, sandbox: Sandbox
+    ) -> None:
         sandbox.webhooks.url = "https://elsewhere.example/webhook"
         fixes = failing(await run_checks(checked))
-        assert list(fixes) == ["Assinatura de webhooks do app (whatsapp_business_account)"]
-        assert (
-            checked.base_url + WEBHOOK_PATH
-            in fixes["Assinatura de webhooks do app (whatsapp_business_account)"]
-        )
+        assert list(fixes) == [SUBSCRIPTION]
+        assert checked.base_url + WEBHOOK_PATH in fixes[SUBSCRIPTION]
+
+    async def test_unsubscribed_webhook_fields_are_named(
+        self, checked: Settings, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        kept = ("messages", "account_review_update")
+        monkeypatch.setattr(sandbox.webhooks, "fields", kept)
+        fixes = failing(await run_checks(checked))
+        assert list(fixes) == [SUBSCRIPTION]
+        missing = [field for field in SUBSCRIBED_FIELDS if field not in kept]
+        assert "account_update" in missing
+        assert fixes[SUBSCRIPTION].endswith("assine os campos " + ", ".join(missing))
 
     def test_placeholder_keys_and_insecure_url_fail_locally(self, settings: Settings) -> None:
         weak = settings.model_copy(

@@ -15,11 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica.app import create_app
 from qualifica.audit import AuditEntry
-from qualifica.config import Settings
+from qualifica.config import WEBHOOK_PATH, Settings
 from qualifica.db import utcnow
 from qualifica.meta.sandbox import Sandbox
 from qualifica.meta.signature import sign
-from qualifica.middleware import WEBHOOK_PATH
 from qualifica.models import Organization
 from qualifica.runtime import Runtime
 from qualifica.security.crypto import seal

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -13,10 +14,9 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qualifica.config import Settings
+from qualifica.config import WEBHOOK_PATH, Settings
 from qualifica.db import utcnow
 from qualifica.meta.sandbox import Sandbox
-from qualifica.middleware import WEBHOOK_PATH
 from qualifica.models import Organization
 from qualifica.runtime import Runtime
 from qualifica.webhooks.models import WebhookChange
@@ -60,6 +60,7 @@ class TestRevocation:
         code: str,
     ) -> None:
         connection, _ = await connect_with_sandbox(db, app, sandbox)
+        delivered(sandbox)  # the signup's PARTNER_ADDED first: coming later, it would restore the connection
         before = metric(STATUS_CHANGES, status="error", reason=code)
         sandbox.notify.account_update(event, connection.waba_id)
         delivered(sandbox)
@@ -119,7 +120,7 @@ class TestWarnings:
         runtime: Runtime,
         webhook_url: str,
         event: str,
-        extra: dict[str, object],
+        extra: dict[str, Any],
         code: str,
     ) -> None:
         connection, _ = await connect_with_sandbox(db, app, sandbox)

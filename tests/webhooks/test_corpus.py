@@ -36,7 +36,8 @@ async def test_every_corpus_body_is_stored_and_routed(
     connection = await make_connection(db, app, waba_id=ROUTED_WABA)
     for body in bodies:
         assert (await post_signed(client, body)).status_code == 200
-    await process_webhooks(runtime)
+    while await process_webhooks(runtime):  # the runner repeats a round while it finds work
+        pass
     assert await count(db, WebhookEvent) == len(set(bodies))
     assert await count(db, WebhookEvent, WebhookEvent.outcome != "split") == 0
     changes = (await db.scalars(select(WebhookChange))).all()

@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from qualifica.config import WEBHOOK_PATH
 from qualifica.meta.signature import sign
-from qualifica.middleware import WEBHOOK_BODY_LIMIT, WEBHOOK_PATH
+from qualifica.middleware import WEBHOOK_BODY_LIMIT
 from qualifica.webhooks.models import WebhookEvent
 from tests.support.meta import APP_SECRET, VERIFY_TOKEN
 from tests.webhooks.helpers import account_entry, count, envelope, metric, post_signed, signed

@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qualifica.app import create_app
 from qualifica.config import Settings
 from qualifica.db import utcnow
-from qualifica.observability.webhook_metrics import Outcome
+from qualifica.observability.webhook_metrics import WebhookOutcome
 from qualifica.runtime import Runtime
-from qualifica.webhooks import processing
+from qualifica.webhooks import handlers, processing
 from qualifica.webhooks.models import WebhookChange, WebhookEvent
 from qualifica.webhooks.processing import claim_due, process_webhooks
 from qualifica.webhooks.routing import Context
@@ -131,17 +131,17 @@ class TestFailures:
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         connection = await make_connection(db, app, waba_id="4000000000001")
-        real = processing.HANDLERS["account_update"]
+        real = handlers.HANDLERS["account_update"]
         calls = 0
 
-        async def flaky(context: Context) -> Outcome:
+        async def flaky(context: Context) -> WebhookOutcome:
             nonlocal calls
             calls += 1
             if calls == 1:
                 raise RuntimeError("database hiccup")
             return await real(context)
 
-        monkeypatch.setitem(processing.HANDLERS, "account_update", flaky)
+        monkeypatch.setitem(handlers.HANDLERS, "account_update", flaky)
         before = metric(EVENTS, field="account_update", outcome="failed")
         await post_signed(client, envelope(account_entry("ACCOUNT_DELETED", "4000000000001")))
         await process_webhooks(runtime)
@@ -167,10 +167,10 @@ class TestFailures:
         runtime: Runtime,
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        async def broken(context: Context) -> Outcome:
+        async def broken(context: Context) -> WebhookOutcome:
             raise ValueError("always")
 
-        monkeypatch.setitem(processing.HANDLERS, "account_update", broken)
+        monkeypatch.setitem(handlers.HANDLERS, "account_update", broken)
         await post_signed(client, envelope(account_entry("ACCOUNT_DELETED", "4000000000001")))
         later = utcnow()
         for _ in range(processing.RETRY.max_attempts + 2):
@@ -192,12 +192,12 @@ class TestLeases:
     ) -> None:
         seen: list[Any] = []
 
-        async def counting(context: Context) -> Outcome:
+        async def counting(context: Context) -> WebhookOutcome:
             seen.append(context.change.id)
             await asyncio.sleep(0.01)
-            return Outcome.PROCESSED
+            return WebhookOutcome.PROCESSED
 
-        monkeypatch.setitem(processing.HANDLERS, "account_update", counting)
+        monkeypatch.setitem(handlers.HANDLERS, "account_update", counting)
         for index in range(12):
             await post_signed(
                 client, envelope(account_entry("MM_LITE_TERMS_SIGNED", f"40000000000{index:02d}"))
@@ -229,8 +229,8 @@ class TestLeases:
         assert await claim_due(runtime) == []  # held
         later = utcnow() + processing.RETRY.lease + timedelta(seconds=1)
         assert await claim_due(runtime, now=later) == [change_id]
-        assert await processing.handle(crashed, change_id) is Outcome.FAILED  # lease lost: no write
-        assert await processing.handle(runtime, change_id) is Outcome.UNMATCHED
+        assert await processing.handle(crashed, change_id) is WebhookOutcome.FAILED  # lease lost: no write
+        assert await processing.handle(runtime, change_id) is WebhookOutcome.UNMATCHED
         (change,) = await changes(db)
         assert (change.outcome, change.attempts) == ("unmatched", 2)
 

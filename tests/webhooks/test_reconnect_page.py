@@ -10,9 +10,8 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica.accounts.models import Organization
-from qualifica.config import Settings
+from qualifica.config import WEBHOOK_PATH, Settings
 from qualifica.meta.sandbox import Sandbox
-from qualifica.middleware import WEBHOOK_PATH
 from tests.support.browser import SCREENSHOTS, launch_chromium
 from tests.support.factories import PASSWORD, make_user
 from tests.webhooks.helpers import connect_with_sandbox, live_server

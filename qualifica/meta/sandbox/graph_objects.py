@@ -15,18 +15,11 @@ from qualifica.meta.sandbox.world import (
     Phone,
     Token,
 )
+from qualifica.meta.webhook_subscription import WEBHOOK_OBJECT
 
 PIN = re.compile(r"^\d{6}$")
 APP_NAME = "Qualifica Leads (sandbox)"
 SCOPES = ["whatsapp_business_management", "whatsapp_business_messaging", "business_management"]
-WEBHOOK_FIELDS = [
-    "account_update",
-    "messages",
-    "phone_number_quality_update",
-    "phone_number_name_update",
-    "account_review_update",
-    "business_capability_update",
-]
 
 
 class GraphObjects:
@@ -219,10 +212,8 @@ class GraphObjects:
         url = self.sandbox.webhooks.url
         if not url:
             return []
-        fields = [{"name": name, "version": "v25.0"} for name in WEBHOOK_FIELDS]
-        return [
-            {"object": "whatsapp_business_account", "callback_url": url, "active": True, "fields": fields}
-        ]
+        fields = [{"name": name, "version": "v25.0"} for name in self.sandbox.webhooks.fields]
+        return [{"object": WEBHOOK_OBJECT, "callback_url": url, "active": True, "fields": fields}]
 
     def subscribed_apps(self, waba_id: str, method: str) -> dict[str, Any]:
         apps = self.sandbox.world.wabas[waba_id].subscribed_apps

@@ -28,11 +28,19 @@ class Notifier:
         sandbox = self._sandbox
         sandbox.webhooks.send([entry(entry_id, field, value, sandbox.now() if timed else None)])
 
-    def account_update(self, event: str, waba_id: str, **extra: Any) -> None:
-        """Any ``account_update`` event (PARTNER_REMOVED, ACCOUNT_DELETED, …) for a WABA of the world."""
-        with self._sandbox.lock:
-            owner = self._sandbox.world.wabas[waba_id].owner_business_id
-        self._send(PARTNER_BUSINESS_ID, "account_update", {**account_update(event, waba_id, owner), **extra})
+    def account_update(
+        self, event: str, *waba_ids: str, partner_app_id: str | None = None, **extra: Any
+    ) -> None:
+        """``account_update`` (PARTNER_ADDED, ACCOUNT_DELETED, …) for WABAs of the world, in one POST."""
+        sandbox = self._sandbox
+        with sandbox.lock:
+            owners = {waba_id: sandbox.world.wabas[waba_id].owner_business_id for waba_id in waba_ids}
+            now = sandbox.now()
+        values = [
+            {**account_update(event, waba_id, owner, partner_app_id=partner_app_id), **extra}
+            for waba_id, owner in owners.items()
+        ]
+        sandbox.webhooks.send([entry(PARTNER_BUSINESS_ID, "account_update", value, now) for value in values])
 
     def quality_update(
         self, phone_id: str, event: str = "ONBOARDING", current_limit: str = "TIER_250"

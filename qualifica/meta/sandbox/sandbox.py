@@ -30,10 +30,9 @@ from qualifica.meta.sandbox.signup import (
     resolve_order,
     user_error_data,
 )
-from qualifica.meta.sandbox.webhooks import WebhookSender, account_update, entry
-from qualifica.meta.sandbox.world import PARTNER_BUSINESS_ID, Phone, Token, Waba, World, seeded_world
+from qualifica.meta.sandbox.webhooks import WebhookSender
+from qualifica.meta.sandbox.world import Phone, Token, Waba, World, seeded_world
 
-# Our own (the partner's) portfolio: Meta's PARTNER_* webhooks carry it as entry.id (reference §6.3).
 # A person may read the final screen for a while; "Concluir" then gets a fresh code rather than a stale one.
 FRESH_CODE_SECONDS = 10.0
 
@@ -166,21 +165,7 @@ class Sandbox:
         with self.lock:
             token = self.world.tokens[value]
             token.revoked = True
-            events = [
-                entry(
-                    PARTNER_BUSINESS_ID,
-                    "account_update",
-                    account_update(
-                        "PARTNER_APP_UNINSTALLED",
-                        waba_id,
-                        token.business_id,
-                        partner_app_id=token.app_id,
-                    ),
-                    self.now(),
-                )
-                for waba_id in token.waba_ids
-            ]
-        self.webhooks.send(events)
+        self.notify.account_update("PARTNER_APP_UNINSTALLED", *token.waba_ids, partner_app_id=token.app_id)
 
     def complete_signup(
         self, path: str = "finish", *, redirect_uri: str | None = None, business_id: str | None = None
@@ -270,7 +255,6 @@ class Sandbox:
             )
             flow.result, flow.result_at, flow.finished = SignupResult(code, event, data), now, True
             if first:
-                assert flow.waba_id and flow.business_id
-                added = account_update("PARTNER_ADDED", flow.waba_id, flow.business_id)
-                self.webhooks.send([entry(PARTNER_BUSINESS_ID, "account_update", added, now)])
+                assert flow.waba_id
+                self.notify.account_update("PARTNER_ADDED", flow.waba_id)
             return flow.result

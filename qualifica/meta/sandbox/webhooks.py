@@ -18,6 +18,7 @@ import httpx
 
 from qualifica.logging import get_logger
 from qualifica.meta.signature import sign
+from qualifica.meta.webhook_subscription import SUBSCRIBED_FIELDS, WEBHOOK_OBJECT
 
 log = get_logger("qualifica.meta.sandbox.webhooks")
 
@@ -63,7 +64,8 @@ class WebhookSender:
         max_attempts: int,
         duplicate_rate: float,
     ) -> None:
-        self.url = url
+        self.url = url  # the app's subscription: where Meta posts, and which fields
+        self.fields: tuple[str, ...] = SUBSCRIBED_FIELDS
         self._secret = app_secret
         self.retry_base_seconds = retry_base_seconds
         self.max_attempts = max_attempts
@@ -77,7 +79,7 @@ class WebhookSender:
         """Queue one POST carrying all ``entries`` (Meta batches); no-op without a URL."""
         if not self.url or not entries:
             return
-        body = json.dumps({"object": "whatsapp_business_account", "entry": entries}).encode()
+        body = json.dumps({"object": WEBHOOK_OBJECT, "entry": entries}).encode()
         duplicate = random.random() < self.duplicate_rate  # noqa: S311 - simulation, not security
         for copy in range(2 if duplicate else 1):
             future = self._pool.submit(self._deliver, self.url, body, copy == 1)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from qualifica.observability.webhook_metrics import Outcome
-from qualifica.webhooks.routing import Context
+from qualifica.webhooks.routing import Context, Handler, on_connection
 from qualifica.whatsapp.connection_state import clear_warning, set_warning
 from qualifica.whatsapp.models import WhatsAppConnection
 
@@ -35,42 +34,10 @@ def _merge_health(connection: WhatsAppConnection, **values: Any) -> None:
         connection.health = {**(connection.health or {}), **present}
 
 
-async def handle(context: Context) -> Outcome:
-    connection = context.connection
-    if connection is None:
-        return Outcome.UNMATCHED
-    field, value = context.change.field, context.value
-    if field in ("phone_number_quality_update", "phone_number_name_update") and not _same_number(
-        connection, value
-    ):
-        return Outcome.PROCESSED
-    if field == "phone_number_quality_update":
-        _quality(context, connection, value)
-    elif field == "phone_number_name_update":
-        _name(context, connection, value)
-    elif field == "account_review_update":
-        decision = value.get("decision")
-        _merge_health(connection, account_review_status=decision)
-        if decision == "REJECTED":
-            message = (
-                "A Meta recusou a análise da conta do WhatsApp Business. Verifique o Gerenciador do WhatsApp."
-            )
-            set_warning(connection, "account_review_rejected", message, source="webhook")
-        elif decision == "APPROVED":
-            clear_warning(connection, "account_review_rejected")
-    elif field == "business_capability_update":
-        limit = value.get("max_daily_conversations_per_business")
-        if isinstance(limit, str):
-            connection.messaging_limit = limit[:32]
-        _merge_health(
-            connection,
-            max_phone_numbers_per_business=value.get("max_phone_numbers_per_business"),
-            max_phone_numbers_per_waba=value.get("max_phone_numbers_per_waba"),
-        )
-    return Outcome.PROCESSED
-
-
-def _quality(context: Context, connection: WhatsAppConnection, value: dict[str, Any]) -> None:
+def _quality(context: Context, connection: WhatsAppConnection) -> None:
+    value = context.value
+    if not _same_number(connection, value):
+        return
     limit = value.get("max_daily_conversations_per_business") or value.get("current_limit")
     if isinstance(limit, str):
         connection.messaging_limit = limit[:32]
@@ -85,7 +52,10 @@ def _quality(context: Context, connection: WhatsAppConnection, value: dict[str, 
         clear_warning(connection, "quality_flagged")
 
 
-def _name(context: Context, connection: WhatsAppConnection, value: dict[str, Any]) -> None:
+def _name(context: Context, connection: WhatsAppConnection) -> None:
+    value = context.value
+    if not _same_number(connection, value):
+        return
     decision = str(value.get("decision") or "")
     if decision in NAME_STATUS:
         connection.name_status = NAME_STATUS[decision]
@@ -98,3 +68,35 @@ def _name(context: Context, connection: WhatsAppConnection, value: dict[str, Any
         reason = value.get("rejection_reason") or "motivo não informado"
         message = f'A Meta recusou o nome de exibição "{requested or ""}" ({reason}).'
         set_warning(connection, "name_rejected", message, source="webhook", since=context.change.occurred_at)
+
+
+def _review(context: Context, connection: WhatsAppConnection) -> None:
+    decision = context.value.get("decision")
+    _merge_health(connection, account_review_status=decision)
+    if decision == "REJECTED":
+        message = (
+            "A Meta recusou a análise da conta do WhatsApp Business. Verifique o Gerenciador do WhatsApp."
+        )
+        set_warning(connection, "account_review_rejected", message, source="webhook")
+    elif decision == "APPROVED":
+        clear_warning(connection, "account_review_rejected")
+
+
+def _capability(context: Context, connection: WhatsAppConnection) -> None:
+    value = context.value
+    limit = value.get("max_daily_conversations_per_business")
+    if isinstance(limit, str):
+        connection.messaging_limit = limit[:32]
+    _merge_health(
+        connection,
+        max_phone_numbers_per_business=value.get("max_phone_numbers_per_business"),
+        max_phone_numbers_per_waba=value.get("max_phone_numbers_per_waba"),
+    )
+
+
+HANDLERS: dict[str, Handler] = {
+    "phone_number_quality_update": on_connection(_quality),
+    "phone_number_name_update": on_connection(_name),
+    "account_review_update": on_connection(_review),
+    "business_capability_update": on_connection(_capability),
+}

@@ -8,12 +8,15 @@ whatever it writes is committed exactly when the change is settled (and retried 
 
 from __future__ import annotations
 
-from qualifica.observability.webhook_metrics import Outcome
-from qualifica.webhooks.routing import Context
+from qualifica.observability.webhook_metrics import WebhookOutcome
+from qualifica.webhooks.routing import Context, Handler
 
 
-async def deliver(context: Context) -> Outcome:
+async def deliver(context: Context) -> WebhookOutcome:
     """Keep the change for the assistant; unmatched when no connection of ours knows the WABA or number."""
     if context.connection is None:
-        return Outcome.UNMATCHED
-    return Outcome.PROCESSED
+        return WebhookOutcome.UNMATCHED
+    return WebhookOutcome.PROCESSED
+
+
+HANDLERS: dict[str, Handler] = {"messages": deliver}
