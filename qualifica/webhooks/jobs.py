@@ -5,6 +5,5 @@ from __future__ import annotations
 from qualifica.jobs.runner import Job
 from qualifica.webhooks.processing import process_webhooks
 
-# Meta expects its notifications to take effect within seconds; two loops keep one slow handler (a Meta
-# call in a PARTNER_ADDED reconcile) from holding up the rest.
-JOBS = (Job("webhook.process", process_webhooks, interval=0.5, concurrency=2),)
+# Its own task: a slow signup resume or health round in another job never delays a notification.
+JOBS = (Job("webhook.process", process_webhooks, interval=1.0),)
