@@ -11,6 +11,7 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qualifica.db import SEALED, Base, Timestamps, UUIDPk, str_enum
+from qualifica.whatsapp.steps import Progress
 
 
 class ConnectionStatus(StrEnum):
@@ -77,7 +78,7 @@ class EmbeddedSignupAttempt(UUIDPk, Timestamps, Base):
     )
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     status: Mapped[AttemptStatus] = mapped_column(str_enum(AttemptStatus, "attempt_status"))
-    step: Mapped[str] = mapped_column(String(32), default="started")  # last pipeline step persisted
+    step: Mapped[str] = mapped_column(String(32), default=Progress.STARTED)  # the last marker persisted
     state_consumed_at: Mapped[datetime | None]
     code_digest: Mapped[str | None] = mapped_column(String(64))  # SHA-256 of the code, to spot retries
     code: Mapped[str | None] = mapped_column(Text, info=SEALED)  # wiped after the exchange
