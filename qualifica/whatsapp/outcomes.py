@@ -150,7 +150,6 @@ async def complete(
                 # they live in the connection now
                 access_token=None,
                 registration_pin=None,
-                code=None,
             )
             .execution_options(synchronize_session=False)
         )
@@ -212,7 +211,7 @@ async def fail(runtime: Runtime, attempt_id: uuid.UUID, failure: StepFailure) ->
         attempt.step_failed = failure.step
         attempt.error_code = failure.error.code
         attempt.error_message = failure.error.detail
-        attempt.access_token = attempt.registration_pin = attempt.code = None
+        attempt.access_token = attempt.registration_pin = None
         await record_failure(session, attempt, failure.analytics_code, failure.error.detail, failure.step)
     return outcome
 

@@ -2,9 +2,9 @@
 
 Three round trips to Meta on the critical path (two without registration). Each step's result is
 persisted before the next starts — the token sealed the moment it arrives — so a crash, a timeout or a
-restart resumes from the step reached. Only the first runner, in the callback request, ever exchanges the
-code: a resumed attempt without a token cannot know whether Meta already spent the code, and Meta's code
-lives 30 seconds anyway.
+restart resumes from the step reached. The code is the exception: only the first runner, in the callback
+request, holds it (in memory, never stored), and only it may spend it. A resumed attempt without a token
+cannot know whether Meta already spent the code, and Meta's code lives 30 seconds anyway.
 """
 
 from __future__ import annotations
@@ -77,12 +77,19 @@ def _expiry(expires_at: int | None, expires_in: int | None = None) -> datetime |
     return None
 
 
+@dataclass(frozen=True)
+class CallbackCode:
+    """Meta's single-use code, as the callback received it: held in memory by the first run only."""
+
+    value: str = field(repr=False)
+    received_at: float  # monotonic, when the callback arrived: Meta's 30 s count from it
+
+
 @dataclass
 class Run:
     runtime: Runtime
     attempt: Attempt
-    first_run: bool
-    code_received_at: float | None
+    code: CallbackCode | None  # None for a resumed run, which may never exchange
     lookups: dict[str, Any] = field(default_factory=dict)
     saving: asyncio.Task[None] | None = None  # the token's write, running beside the lookups
 
@@ -108,16 +115,15 @@ class Run:
     async def exchange(self) -> str:
         if self.attempt.access_token:
             return unseal(self.runtime.ring, self.attempt, "access_token") or ""
-        if not self.first_run:
-            # Re-exchanging could spend the code a second time at Meta; the admin starts again instead.
+        if self.code is None:
+            # Only the first run had the code, and it may have spent it at Meta; the admin starts again.
             raise StepFailure(PipelineStep.TOKEN_EXCHANGE, SessionExpired(), analytics_code="session_expired")
-        code = unseal(self.runtime.ring, self.attempt, "code") or ""
         try:
             result = await self.graph.exchange_code(
-                code,
+                self.code.value,
                 redirect_uri=self.attempt.redirect_uri,
                 deadline=time.monotonic() + STEP_SECONDS,
-                code_received_at=self.code_received_at,
+                code_received_at=self.code.received_at,
             )
         except MetaError as error:
             raise meta_failure(PipelineStep.TOKEN_EXCHANGE, error) from None
@@ -127,7 +133,6 @@ class Run:
         values = {
             "step": Progress.TOKEN_EXCHANGED,
             "access_token": seal(self.runtime.ring, self.attempt, "access_token", result.access_token),
-            "code": None,
             "token_expires_at": _expiry(None, result.expires_in),
         }
         for name, value in values.items():  # this run reads its own copy at once
@@ -270,16 +275,16 @@ async def run_attempt(
     runtime: Runtime,
     attempt_id: uuid.UUID,
     *,
-    first_run: bool,
-    code_received_at: float | None = None,
+    code: CallbackCode | None = None,
     claimed: Attempt | None = None,
 ) -> AttemptOutcome | None:
     """Drive an attempt (whose lease this runtime holds) to its end; None when postponed or lease lost.
 
-    ``claimed`` is the attempt as the callback just claimed it, saving a read on the critical path.
+    ``code`` is given to the callback's own run only. ``claimed`` is the attempt as the callback just
+    claimed it, saving a read on the critical path.
     """
     attempt = claimed if claimed is not None else await attempts.load(runtime, attempt_id)
-    run = Run(runtime, attempt, first_run, code_received_at)
+    run = Run(runtime, attempt, code)
     try:
         token = await run.exchange()
         _, phone, waba = await run.look_up(token)

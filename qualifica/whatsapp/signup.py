@@ -18,7 +18,6 @@ from qualifica.flags import WHATSAPP_EMBEDDED_SIGNUP, flag_enabled
 from qualifica.observability import signup_metrics
 from qualifica.observability.analytics import EventName, emit
 from qualifica.runtime import Runtime
-from qualifica.security.crypto import seal
 from qualifica.security.state import SignupState, StateExpired, StateInvalid
 from qualifica.whatsapp import attempts
 from qualifica.whatsapp.attempts import LEASE, Attempt
@@ -31,7 +30,7 @@ from qualifica.whatsapp.errors import (
 )
 from qualifica.whatsapp.models import AttemptStatus, ConnectionStatus, WhatsAppConnection
 from qualifica.whatsapp.outcomes import AttemptOutcome, record_failure
-from qualifica.whatsapp.pipeline import run_attempt
+from qualifica.whatsapp.pipeline import CallbackCode, run_attempt
 from qualifica.whatsapp.schemas import CallbackRequest, ErrorReport
 from qualifica.whatsapp.steps import Progress, popup_step
 
@@ -121,11 +120,8 @@ async def finish(runtime: Runtime, *, user: User, data: CallbackInput) -> Attemp
     digest = hashlib.sha256(data.body.code.encode()).hexdigest()
     deadline = data.received_at + runtime.settings.callback_deadline_seconds
     if await _claim_state(runtime, attempt, digest, data):
-        task = asyncio.create_task(
-            run_attempt(
-                runtime, attempt.id, first_run=True, code_received_at=data.received_at, claimed=attempt
-            )
-        )
+        code = CallbackCode(data.body.code, data.received_at)
+        task = asyncio.create_task(run_attempt(runtime, attempt.id, code=code, claimed=attempt))
         runtime.keep(task)
         try:
             outcome = await asyncio.wait_for(
@@ -141,7 +137,7 @@ async def finish(runtime: Runtime, *, user: User, data: CallbackInput) -> Attemp
 
 
 async def _claim_state(runtime: Runtime, attempt: Attempt, digest: str, data: CallbackInput) -> bool:
-    """Consume the state exactly once: the winner stores the sealed code and takes the pipeline's lease.
+    """Consume the state exactly once: the winner records the code's digest and takes the pipeline's lease.
 
     On success ``attempt`` (detached) carries the claimed values, so the pipeline need not read it again.
     """
@@ -150,7 +146,6 @@ async def _claim_state(runtime: Runtime, attempt: Attempt, digest: str, data: Ca
         "status": AttemptStatus.PROCESSING,
         "step": Progress.CALLBACK_RECEIVED,
         "code_digest": digest,
-        "code": seal(runtime.ring, attempt, "code", body.code),
         "redirect_uri": data.redirect_uri,
         "event": body.event,
         "waba_id": body.waba_id,
