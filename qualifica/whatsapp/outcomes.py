@@ -28,7 +28,7 @@ from qualifica.whatsapp.models import AttemptStatus, ConnectionStatus, WhatsAppC
 from qualifica.whatsapp.schemas import CallbackDone, CallbackPending, Pending
 from qualifica.whatsapp.steps import PipelineStep
 
-# The callback histogram's ``outcome`` label (ARCHITECTURE §10) but ``rejected`` (refused before the claim).
+# The ending's ``outcome`` on the callback histogram (ARCHITECTURE §10); the route adds ``rejected``.
 Ending = Literal["completed", "processing", "pin_required", "failed"]
 
 

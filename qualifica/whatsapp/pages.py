@@ -60,7 +60,7 @@ PANELS = (
 ADMIN_ONLY_PANELS = frozenset({"instructions"})
 FAILED_TITLE = "Não foi possível conectar"
 BROKEN_TITLE = "A conexão com o WhatsApp foi interrompida"
-# Said by the page and by its script, which reads them from the page's data attributes.
+# The template's texts that live in Python; those the script says too reach it in data-* attributes.
 TEXTS = {
     "step_texts": step_texts(),
     "meta_error": errors.META_ERROR_MESSAGE,

@@ -68,7 +68,8 @@ def _attempt_error(attempt: EmbeddedSignupAttempt) -> ErrorOut:
     """The answer the browser got, or for an error the popup reported, the catalogue's reading of it."""
     answered = AttemptOutcome.from_json(attempt.response).body if attempt.response else None
     if isinstance(answered, ErrorEnvelope):
-        return ErrorOut.model_validate(answered.error.model_dump(include={"code", "message", "hint"}))
+        error = answered.error
+        return ErrorOut(code=error.code, message=error.message, hint=error.hint)
     explanation = explain_flow_code(attempt.error_code)
     return ErrorOut(
         code=explanation.code if explanation else "meta_flow_error",
