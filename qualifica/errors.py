@@ -2,7 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str  # pt-BR, shown to the user as it is
+    hint: str | None = None  # what to do about it, when we know
+
+
+class FieldProblem(BaseModel):
+    field: str
+    reason: str  # never the rejected value: it may be a password or a token
+
+
+class ErrorDetail(ErrorInfo):
+    model_config = ConfigDict(extra="allow")
+
+    fields: list[FieldProblem] | None = None  # 422 ``invalid_request`` only
+
+
+class ErrorEnvelope(BaseModel):
+    """Every JSON error answer: {"error": {"code", "message", "hint"?}}; hint and fields only when set."""
+
+    error: ErrorDetail
 
 
 class AppError(Exception):
@@ -28,12 +54,34 @@ class AppError(Exception):
         self.extra = extra or {}
         super().__init__(f"{self.code}: {self.detail}")
 
+    def envelope(self) -> ErrorEnvelope:
+        detail = ErrorDetail(code=self.code, message=self.detail, hint=self.hint or None, **self.extra)
+        return ErrorEnvelope(error=detail)
+
     def body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"code": self.code, "message": self.detail}
-        if self.hint:
-            error["hint"] = self.hint
-        error.update(self.extra)
-        return {"error": error}
+        return envelope_json(self.envelope())
+
+
+def envelope_json(envelope: ErrorEnvelope) -> dict[str, Any]:
+    """The envelope as sent: absent keys stay absent (no ``"hint": null``)."""
+    return envelope.model_dump(mode="json", exclude_none=True)
+
+
+def error_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` for the errors a route may answer: the envelope, one example per code."""
+    by_status: dict[int, list[type[AppError]]] = {}
+    for error in errors:
+        by_status.setdefault(error.status, []).append(error)
+    return {status: _documented(group) for status, group in sorted(by_status.items())}
+
+
+def _documented(errors: Iterable[type[AppError]]) -> dict[str, Any]:
+    examples = {error.code: {"summary": error.code, "value": error().body()} for error in errors}
+    return {
+        "model": ErrorEnvelope,
+        "description": " | ".join(examples),
+        "content": {"application/json": {"examples": examples}},
+    }
 
 
 class InvalidRequest(AppError):

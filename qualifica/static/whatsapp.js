@@ -13,24 +13,20 @@ const SLOW_AFTER_MS = 30000;
 const ID = /^[0-9]{1,64}$/;
 const EVENT_NAME = /^[A-Z_]{1,64}$/;
 
-const STEP_TEXT = {
-  opening: "Abrindo a janela da Meta…",
-  popup: "Conclua as etapas na janela da Meta. Esta página acompanha tudo.",
-  saving: "Autorização recebida. Salvando a conexão…",
-  callback_received: "Autorização recebida. Validando com a Meta…",
-  token_exchanged: "Conferindo a conta do WhatsApp Business e o número…",
-  registering: "Registrando o número na API oficial do WhatsApp…",
-  slow: "Está demorando mais que o normal. Pode aguardar: a conexão continua e aparece aqui quando terminar.",
-};
+// Texts only this script says. Those the server says too come from the page (see below).
 const LOGIN_LOST = "a janela da Meta não devolveu a autorização";
 const LOGIN_HINT = "Clique em Tentar novamente. Se a janela da Meta não fechar sozinha, use Abrir em página inteira.";
 const OFFLINE = "Não foi possível falar com a Qualifica Leads. Verifique a internet e tente novamente.";
-const PIN_FORMAT = "O PIN deve ter exatamente 6 dígitos.";
 const DISCONNECTED = "O WhatsApp foi desconectado.";
-const FAILED_TITLE = "Não foi possível conectar";
-const BROKEN_TITLE = "A conexão com o WhatsApp foi interrompida";
 
 const root = document.getElementById("whatsapp");
+// The step texts (by the status endpoint's step or this script's own stage), the Meta-error sentence, the
+// failure titles and the PIN rule, as qualifica/whatsapp/steps.py and errors.py hold them.
+const STEP_TEXT = JSON.parse(root.dataset.stepTexts);
+const META_ERROR = root.dataset.metaError;
+const FAILED_TITLE = root.dataset.failedTitle;
+const BROKEN_TITLE = root.dataset.brokenTitle;
+const PIN_FORMAT = root.dataset.pinFormat;
 const slot = root.querySelector("[data-slot]");
 const watchdogMs = Number(root.dataset.watchdogMs) || 60000;
 // After the login callback, how long the session message may still be on its way (the code is dying).
@@ -97,10 +93,10 @@ function localDate(iso) {
   return new Date(iso).toLocaleDateString("pt-BR", { timeZone: "America/Sao_Paulo" });
 }
 
-// The PRD sentence around Meta's own words (which may end with a period of their own).
+// The PRD sentence around Meta's own words, as meta_error_sentence builds it (every caller has words).
 function metaError(message) {
-  const text = String(message || "").trim().replace(/\.$/, "") || "erro desconhecido";
-  return `Não foi possível conectar. Erro: ${text}. Entre em contato com suporte.`;
+  const words = String(message).trim().replace(/\.+$/, "");
+  return META_ERROR.replace("{mensagem}", () => words); // a function: "$&" in Meta's words stays as it is
 }
 
 // An error answer of our API (or the status endpoint's error), shown in the panel it belongs to.
@@ -249,7 +245,7 @@ async function begin() {
   }
   attempt.listener = (event) => onMessage(attempt, event);
   window.addEventListener("message", attempt.listener);
-  showConnecting("popup");
+  showConnecting("started"); // the attempt waits for the admin in Meta's window
   try {
     FB.login((response) => onLogin(attempt, response), {
       config_id: attempt.start.config_id,

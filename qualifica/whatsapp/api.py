@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
@@ -12,13 +12,37 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from qualifica.accounts.guards import AdminPrincipal, PrincipalDep
 from qualifica.accounts.models import Role
 from qualifica.deps import RuntimeDep, SessionDep
-from qualifica.errors import AppError, Forbidden
+from qualifica.errors import (
+    AppError,
+    CSRFFailed,
+    Forbidden,
+    InvalidRequest,
+    MalformedJSON,
+    NotAuthenticated,
+    error_responses,
+)
 from qualifica.meta.credentials import effective_credentials
 from qualifica.observability import signup_metrics
 from qualifica.runtime import Runtime
 from qualifica.whatsapp import connection as connection_service
 from qualifica.whatsapp import health_check, signup
+from qualifica.whatsapp.errors import (
+    AlreadyConnected,
+    FeatureDisabled,
+    InvalidPin,
+    InvalidState,
+    MetaFailure,
+    NoPinRequired,
+    NotConnected,
+    PinMismatch,
+    SessionExpired,
+    StateAlreadyUsed,
+    WabaNotGranted,
+)
+from qualifica.whatsapp.outcomes import AttemptOutcome
 from qualifica.whatsapp.schemas import (
+    CallbackDone,
+    CallbackPending,
     CallbackRequest,
     CancelRequest,
     DisconnectRequest,
@@ -30,9 +54,14 @@ from qualifica.whatsapp.schemas import (
 )
 from qualifica.whatsapp.status import connection_view, status_response
 
-router = APIRouter(prefix="/api/v1/whatsapp", tags=["whatsapp"])
+# Every route may fail unexpectedly (500); each documents the errors of its guard, its body and its rules.
+router = APIRouter(prefix="/api/v1/whatsapp", tags=["whatsapp"], responses=error_responses(AppError))
 CALLBACK_PATH = "/api/v1/whatsapp/embedded-signup/callback"
-OUTCOMES = {200: "completed", 202: "processing"}
+MEMBER = (NotAuthenticated,)
+ADMIN = (NotAuthenticated, CSRFFailed, Forbidden)
+BODY = (MalformedJSON, InvalidRequest)
+STATE = (InvalidState, SessionExpired)
+CONNECTED: dict[int | str, dict[str, Any]] = {200: {"model": CallbackDone, "description": "connected"}}
 
 
 def client_ip(request: Request) -> str | None:
@@ -43,7 +72,11 @@ def redirect_uri(runtime: Runtime) -> str:
     return runtime.settings.base_url + CALLBACK_PATH
 
 
-@router.post("/embedded-signup/start", response_model=StartResponse)
+@router.post(
+    "/embedded-signup/start",
+    response_model=StartResponse,
+    responses=error_responses(*ADMIN, FeatureDisabled, AlreadyConnected),
+)
 async def start(
     request: Request, principal: AdminPrincipal, db: SessionDep, runtime: RuntimeDep
 ) -> StartResponse:
@@ -68,7 +101,20 @@ async def start(
 
 @router.post(
     "/embedded-signup/callback",
-    responses={200: {"description": "connected"}, 202: {"description": "processing or pin_required"}},
+    responses={
+        **CONNECTED,
+        202: {"model": CallbackPending, "description": "processing (poll the status) or pin_required"},
+        **error_responses(
+            *ADMIN,
+            *BODY,
+            *STATE,
+            WabaNotGranted,
+            FeatureDisabled,
+            StateAlreadyUsed,
+            AlreadyConnected,
+            MetaFailure,
+        ),
+    },
 )
 async def callback(body: CallbackRequest, principal: AdminPrincipal, runtime: RuntimeDep) -> Response:
     received_at = time.monotonic()
@@ -78,16 +124,20 @@ async def callback(body: CallbackRequest, principal: AdminPrincipal, runtime: Ru
     except AppError:
         signup_metrics.callback(outcome="rejected", seconds=time.monotonic() - received_at)
         raise
-    label = (
-        "pin_required"
-        if outcome.body.get("status") == "pin_required"
-        else OUTCOMES.get(outcome.status_code, "failed")
-    )
-    signup_metrics.callback(outcome=label, seconds=time.monotonic() - received_at)
-    return JSONResponse(outcome.body, status_code=outcome.status_code)
+    signup_metrics.callback(outcome=outcome.label, seconds=time.monotonic() - received_at)
+    return _answer(outcome)
 
 
-@router.get("/embedded-signup/callback", status_code=303, response_class=RedirectResponse)
+def _answer(outcome: AttemptOutcome) -> Response:
+    return JSONResponse(outcome.content(), status_code=outcome.status_code)
+
+
+@router.get(
+    "/embedded-signup/callback",
+    status_code=303,
+    response_class=RedirectResponse,
+    responses=error_responses(*MEMBER, Forbidden, InvalidRequest),
+)
 async def callback_redirect(
     principal: PrincipalDep,
     runtime: RuntimeDep,
@@ -111,16 +161,20 @@ async def callback_redirect(
         outcome = await signup.finish(runtime, user=principal.user, data=data)
     except AppError as error:
         return _back(error=error.code)
-    if outcome.status_code >= 400:
-        return _back(error=str(outcome.body.get("error", {}).get("code", "meta_error")))
-    return _back(result=str(outcome.body.get("status") or "connected"))
+    match outcome.body:
+        case CallbackPending(status=status):
+            return _back(result=status)
+        case CallbackDone():
+            return _back(result="connected")
+        case failed:
+            return _back(error=failed.error.code)
 
 
 def _back(**params: str) -> RedirectResponse:
     return RedirectResponse("/settings/whatsapp?" + urlencode(params), status_code=303)
 
 
-@router.post("/embedded-signup/cancel", status_code=204)
+@router.post("/embedded-signup/cancel", status_code=204, responses=error_responses(*ADMIN, *BODY, *STATE))
 async def cancel(
     body: CancelRequest, principal: AdminPrincipal, db: SessionDep, runtime: RuntimeDep
 ) -> Response:
@@ -128,7 +182,7 @@ async def cancel(
     return Response(status_code=204)
 
 
-@router.post("/embedded-signup/error", status_code=204)
+@router.post("/embedded-signup/error", status_code=204, responses=error_responses(*ADMIN, *BODY, *STATE))
 async def report_error(
     body: ErrorReport, principal: AdminPrincipal, db: SessionDep, runtime: RuntimeDep
 ) -> Response:
@@ -136,12 +190,16 @@ async def report_error(
     return Response(status_code=204)
 
 
-@router.get("/connection/status", response_model=StatusResponse)
+@router.get("/connection/status", response_model=StatusResponse, responses=error_responses(*MEMBER))
 async def status(principal: PrincipalDep, db: SessionDep) -> StatusResponse:
     return status_response(await connection_view(db, organization_id=principal.user.organization_id))
 
 
-@router.post("/connection/disconnect", response_model=DisconnectResponse)
+@router.post(
+    "/connection/disconnect",
+    response_model=DisconnectResponse,
+    responses=error_responses(*ADMIN, *BODY, NotConnected),
+)
 async def disconnect(
     request: Request, body: DisconnectRequest, principal: AdminPrincipal, db: SessionDep, runtime: RuntimeDep
 ) -> DisconnectResponse:
@@ -156,13 +214,22 @@ async def disconnect(
     return DisconnectResponse()
 
 
-@router.post("/connection/pin", responses={200: {"description": "connected"}})
+@router.post(
+    "/connection/pin",
+    responses={
+        **CONNECTED,
+        **error_responses(*ADMIN, *BODY, InvalidPin, PinMismatch, NoPinRequired, SessionExpired, MetaFailure),
+    },
+)
 async def submit_pin(body: PinRequest, principal: AdminPrincipal, runtime: RuntimeDep) -> Response:
-    outcome = await connection_service.submit_pin(runtime, user=principal.user, pin=body.pin)
-    return JSONResponse(outcome.body, status_code=outcome.status_code)
+    return _answer(await connection_service.submit_pin(runtime, user=principal.user, pin=body.pin))
 
 
-@router.post("/connection/health-check", response_model=StatusResponse)
+@router.post(
+    "/connection/health-check",
+    response_model=StatusResponse,
+    responses=error_responses(*ADMIN, NotConnected),
+)
 async def check_health(principal: AdminPrincipal, db: SessionDep, runtime: RuntimeDep) -> StatusResponse:
     """Check the token and the number now (at most every 10 s) and answer the refreshed status."""
     organization_id = principal.user.organization_id

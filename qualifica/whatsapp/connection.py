@@ -20,8 +20,9 @@ from qualifica.security.crypto import unseal
 from qualifica.whatsapp.attempts import LEASE, Attempt
 from qualifica.whatsapp.errors import InvalidPin, NoPinRequired, NotConnected, PinMismatch
 from qualifica.whatsapp.models import AttemptStatus, ConnectionStatus, WhatsAppConnection
-from qualifica.whatsapp.outcomes import Outcome, Saved, complete, fail
-from qualifica.whatsapp.pipeline import STEP_SECONDS, Failed, meta_failure
+from qualifica.whatsapp.outcomes import AttemptOutcome, Saved, complete, fail
+from qualifica.whatsapp.pipeline import STEP_SECONDS, meta_failure
+from qualifica.whatsapp.steps import PipelineStep
 
 UNSUBSCRIBE_SECONDS = 5.0
 PIN = re.compile(r"^[0-9]{6}$")
@@ -79,7 +80,7 @@ async def disconnect(
     return connection
 
 
-async def submit_pin(runtime: Runtime, *, user: User, pin: str) -> Outcome:
+async def submit_pin(runtime: Runtime, *, user: User, pin: str) -> AttemptOutcome:
     """Retry registration with the number's existing two-step PIN, then save the connection."""
     if not PIN.fullmatch(pin):
         raise InvalidPin
@@ -95,11 +96,12 @@ async def submit_pin(runtime: Runtime, *, user: User, pin: str) -> Outcome:
         if error.is_pin_mismatch:
             await _release(runtime, attempt)
             raise PinMismatch from None
+        failure = meta_failure(PipelineStep.REGISTRATION, error)
         if error.transient:
             await _release(runtime, attempt)
         else:
-            await fail(runtime, attempt.id, meta_failure(Failed.REGISTRATION, error))
-        raise meta_failure(Failed.REGISTRATION, error).error from None
+            await fail(runtime, attempt.id, failure)
+        raise failure.error from None
     saved = Saved(token, attempt.token_expires_at, pin, phone, waba, has_existing_number=True)
     return await complete(runtime, attempt.id, saved)
 

@@ -5,8 +5,14 @@ from __future__ import annotations
 from qualifica.errors import AppError
 
 SESSION_EXPIRED_MESSAGE = "Sessão expirada. Clique para reconectar."
+# The page hands this template to its script, which fills it the way ``meta_error_sentence`` does.
 META_ERROR_MESSAGE = "Não foi possível conectar. Erro: {mensagem}. Entre em contato com suporte."
 CANCELLED_MESSAGE = "Conexão cancelada. Clique para tentar novamente."
+
+
+def meta_error_sentence(message: str | None) -> str:
+    """The PRD sentence around Meta's own words, which may end with a period of their own."""
+    return META_ERROR_MESSAGE.format(mensagem=(message or "").strip().rstrip(".") or "erro desconhecido")
 
 
 class FeatureDisabled(AppError):
@@ -47,7 +53,7 @@ class WabaNotGranted(AppError):
 
 class MetaFailure(AppError):
     code, status = "meta_error", 502
-    message = META_ERROR_MESSAGE.format(mensagem="erro desconhecido")
+    message = meta_error_sentence(None)
 
 
 class NotConnected(AppError):

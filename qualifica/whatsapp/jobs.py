@@ -38,7 +38,7 @@ async def resume_due(runtime: Runtime, *, now: datetime | None = None) -> int:
                 signup_metrics.unprocessed()  # its holder crashed or ran out of lease mid-way
             log.info("signup.resume", attempt_id=str(attempt_id), abandoned=abandoned)
             taken.append(attempt_id)
-    await asyncio.gather(*(run_attempt(runtime, attempt_id, first_run=False) for attempt_id in taken))
+    await asyncio.gather(*(run_attempt(runtime, attempt_id) for attempt_id in taken))
     return len(taken)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qualifica.db import SEALED, Base, Timestamps, UUIDPk, str_enum
+from qualifica.whatsapp.steps import Progress
 
 
 class ConnectionStatus(StrEnum):
@@ -77,10 +78,11 @@ class EmbeddedSignupAttempt(UUIDPk, Timestamps, Base):
     )
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     status: Mapped[AttemptStatus] = mapped_column(str_enum(AttemptStatus, "attempt_status"))
-    step: Mapped[str] = mapped_column(String(32), default="started")  # last pipeline step persisted
+    step: Mapped[str] = mapped_column(String(32), default=Progress.STARTED)  # the last marker persisted
     state_consumed_at: Mapped[datetime | None]
-    code_digest: Mapped[str | None] = mapped_column(String(64))  # SHA-256 of the code, to spot retries
-    code: Mapped[str | None] = mapped_column(Text, info=SEALED)  # wiped after the exchange
+    # SHA-256 of Meta's code, to tell a retried callback from another code. The code itself is never
+    # stored: only the callback's own run, which holds it in memory, may spend it.
+    code_digest: Mapped[str | None] = mapped_column(String(64))
     redirect_uri: Mapped[str | None] = mapped_column(Text)
     # Meta session info from the browser's WA_EMBEDDED_SIGNUP message.
     event: Mapped[str | None] = mapped_column(String(64))

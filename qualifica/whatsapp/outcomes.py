@@ -1,8 +1,8 @@
 """How an attempt ends: saved as a connection, failed, waiting for the admin's PIN, or postponed.
 
 Each ending is one transaction that also writes the audit log and the analytics event, so they exist
-exactly when the ending does. The answer given to the browser is stored with it and replayed to a
-duplicate callback.
+exactly when the ending does. The answer given to the browser (an ``AttemptOutcome``) is stored with it and
+replayed to a duplicate callback.
 """
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica import audit
 from qualifica.db import utcnow
-from qualifica.errors import AppError
+from qualifica.errors import AppError, ErrorEnvelope, envelope_json
 from qualifica.meta.models import PhoneNumber, Waba
 from qualifica.observability import signup_metrics
 from qualifica.observability.analytics import EventName, emit
@@ -25,25 +25,57 @@ from qualifica.runtime import Runtime
 from qualifica.security.crypto import seal
 from qualifica.whatsapp.attempts import RETRY, Attempt, LeaseLost
 from qualifica.whatsapp.models import AttemptStatus, ConnectionStatus, WhatsAppConnection
+from qualifica.whatsapp.schemas import CallbackDone, CallbackPending, Pending
+from qualifica.whatsapp.steps import PipelineStep
+
+# The ending's ``outcome`` on the callback histogram (ARCHITECTURE §10); the route adds ``rejected``.
+Ending = Literal["completed", "processing", "pin_required", "failed"]
 
 
 @dataclass(frozen=True)
-class Outcome:
-    status_code: int
-    body: dict[str, Any]
+class AttemptOutcome:
+    """The answer an attempt gives the browser: its status, its typed body and its metric label."""
 
-    def as_json(self) -> dict[str, Any]:
-        return {"status_code": self.status_code, "body": self.body}
+    status_code: int
+    body: CallbackDone | CallbackPending | ErrorEnvelope
+    label: Ending
 
     @classmethod
-    def from_json(cls, stored: dict[str, Any]) -> Outcome:
-        return cls(int(stored["status_code"]), dict(stored["body"]))
+    def completed(cls, connection_id: uuid.UUID) -> AttemptOutcome:
+        return cls(200, CallbackDone(connection_id=str(connection_id)), "completed")
+
+    @classmethod
+    def pending(cls, attempt_id: uuid.UUID, status: Pending) -> AttemptOutcome:
+        return cls(202, CallbackPending(status=status, attempt_id=str(attempt_id)), status)
+
+    @classmethod
+    def failed(cls, error: AppError) -> AttemptOutcome:
+        return cls(error.status, error.envelope(), "failed")
+
+    def content(self) -> dict[str, Any]:
+        """The body as sent (and stored): absent keys stay absent."""
+        if isinstance(self.body, ErrorEnvelope):
+            return envelope_json(self.body)
+        return self.body.model_dump(mode="json")
+
+    def as_json(self) -> dict[str, Any]:
+        return {"status_code": self.status_code, "body": self.content()}
+
+    @classmethod
+    def from_json(cls, stored: dict[str, Any]) -> AttemptOutcome:
+        status_code, body = int(stored["status_code"]), stored["body"]
+        if status_code == 200:
+            return cls(200, CallbackDone.model_validate(body), "completed")
+        if status_code == 202:
+            pending = CallbackPending.model_validate(body)
+            return cls(202, pending, pending.status)
+        return cls(status_code, ErrorEnvelope.model_validate(body), "failed")
 
 
 class StepFailure(Exception):
     """A step failed for good: ``error`` is what the browser gets, ``analytics_code`` what events record."""
 
-    def __init__(self, step: str, error: AppError, *, analytics_code: str) -> None:
+    def __init__(self, step: PipelineStep, error: AppError, *, analytics_code: str) -> None:
         self.step = step
         self.error = error
         self.analytics_code = analytics_code
@@ -72,7 +104,7 @@ async def _locked_attempt(session: AsyncSession, runtime: Runtime, attempt_id: u
     return attempt
 
 
-def _finish(attempt: Attempt, status: AttemptStatus, outcome: Outcome) -> None:
+def _finish(attempt: Attempt, status: AttemptStatus, outcome: AttemptOutcome) -> None:
     attempt.status = status
     attempt.response = outcome.as_json()
     attempt.finished_at = utcnow()
@@ -82,7 +114,7 @@ def _finish(attempt: Attempt, status: AttemptStatus, outcome: Outcome) -> None:
 
 async def complete(
     runtime: Runtime, attempt_id: uuid.UUID, saved: Saved, *, attempt: Attempt | None = None
-) -> Outcome:
+) -> AttemptOutcome:
     """Upsert the organization's connection (the token re-sealed for its new row) and close the attempt.
 
     ``attempt`` is the runner's copy (its identity columns never change after the claim). Critical-path
@@ -102,7 +134,7 @@ async def complete(
         if connection is None:  # added to the session once filled in (the UPDATE below autoflushes)
             connection = WhatsAppConnection(id=uuid.uuid4(), organization_id=attempt.organization_id)
         now = utcnow()
-        outcome = Outcome(200, {"success": True, "connection_id": str(connection.id)})
+        outcome = AttemptOutcome.completed(connection.id)
         closed = await session.execute(
             update(Attempt)
             .where(Attempt.id == attempt_id, Attempt.lease_owner == runtime.owner)
@@ -118,7 +150,6 @@ async def complete(
                 # they live in the connection now
                 access_token=None,
                 registration_pin=None,
-                code=None,
             )
             .execution_options(synchronize_session=False)
         )
@@ -171,16 +202,16 @@ async def complete(
     return outcome
 
 
-async def fail(runtime: Runtime, attempt_id: uuid.UUID, failure: StepFailure) -> Outcome:
+async def fail(runtime: Runtime, attempt_id: uuid.UUID, failure: StepFailure) -> AttemptOutcome:
     """Close the attempt as failed and wipe the token it held: nothing half-saved, nothing kept."""
-    outcome = Outcome(failure.error.status, failure.error.body())
+    outcome = AttemptOutcome.failed(failure.error)
     async with runtime.sessionmaker() as session, session.begin():
         attempt = await _locked_attempt(session, runtime, attempt_id)
         _finish(attempt, AttemptStatus.FAILED, outcome)
         attempt.step_failed = failure.step
         attempt.error_code = failure.error.code
         attempt.error_message = failure.error.detail
-        attempt.access_token = attempt.registration_pin = attempt.code = None
+        attempt.access_token = attempt.registration_pin = None
         await record_failure(session, attempt, failure.analytics_code, failure.error.detail, failure.step)
     return outcome
 
@@ -217,9 +248,9 @@ async def record_failure(
     signup_metrics.failed(error_code=analytics_code, step=step)
 
 
-async def require_pin(runtime: Runtime, attempt_id: uuid.UUID) -> Outcome:
+async def require_pin(runtime: Runtime, attempt_id: uuid.UUID) -> AttemptOutcome:
     """Meta said 133005: keep the token, wait for the number's existing two-step PIN."""
-    outcome = Outcome(202, {"success": False, "status": "pin_required", "attempt_id": str(attempt_id)})
+    outcome = AttemptOutcome.pending(attempt_id, "pin_required")
     async with runtime.sessionmaker() as session, session.begin():
         attempt = await _locked_attempt(session, runtime, attempt_id)
         _finish(attempt, AttemptStatus.PIN_REQUIRED, outcome)

@@ -25,6 +25,7 @@ from qualifica.whatsapp import errors
 from qualifica.whatsapp.models import ConnectionStatus
 from qualifica.whatsapp.signup import signup_enabled
 from qualifica.whatsapp.status import ConnectionView, connection_view
+from qualifica.whatsapp.steps import progress_text, step_texts
 
 router = APIRouter(include_in_schema=False)
 
@@ -43,19 +44,7 @@ REDIRECT_ERRORS: dict[str, type[AppError]] = {
         errors.FeatureDisabled,
     )
 }
-STEP_TEXTS = {
-    "callback_received": "Autorização recebida. Validando com a Meta…",
-    "token_exchanged": "Conferindo a conta do WhatsApp Business e o número…",
-    "registering": "Registrando o número na API oficial do WhatsApp…",
-}
-DEFAULT_STEP_TEXT = "Finalizando a conexão…"
 AGENCY_TIMEZONE = ZoneInfo("America/Sao_Paulo")
-
-
-def meta_error_text(message: str) -> str:
-    """The PRD sentence around Meta's own words (which may end with a period of their own)."""
-    return errors.META_ERROR_MESSAGE.format(mensagem=message.strip().rstrip(".") or "erro desconhecido")
-
 
 PANELS = (
     "idle",
@@ -71,6 +60,16 @@ PANELS = (
 ADMIN_ONLY_PANELS = frozenset({"instructions"})
 FAILED_TITLE = "Não foi possível conectar"
 BROKEN_TITLE = "A conexão com o WhatsApp foi interrompida"
+# The template's texts that live in Python; those the script says too reach it in data-* attributes.
+TEXTS = {
+    "step_texts": step_texts(),
+    "meta_error": errors.META_ERROR_MESSAGE,
+    "failed_title": FAILED_TITLE,
+    "broken_title": BROKEN_TITLE,
+    "pin_format": errors.InvalidPin.message,
+    "cancelled_message": errors.CANCELLED_MESSAGE,
+    "expired_message": errors.SESSION_EXPIRED_MESSAGE,
+}
 
 
 @dataclass(frozen=True)
@@ -103,7 +102,7 @@ def _failure(view: ConnectionView) -> Failure | None:
     if connection is not None and connection.status is ConnectionStatus.ERROR:  # Meta cut a live one off
         return Failure(error.message, error.hint, BROKEN_TITLE)
     from_popup = attempt is not None and attempt.response is None
-    return Failure(meta_error_text(error.message) if from_popup else error.message, error.hint)
+    return Failure(errors.meta_error_sentence(error.message) if from_popup else error.message, error.hint)
 
 
 def _error_panel(code: str | None, failure: Failure | None) -> tuple[str, Failure | None]:
@@ -119,7 +118,7 @@ def settings_page(
     view: ConnectionView, *, enabled: bool, is_admin: bool, result: str | None, error: str | None
 ) -> SettingsPage:
     failure = _failure(view)
-    step_text = STEP_TEXTS.get(view.attempt.step if view.attempt else "", DEFAULT_STEP_TEXT)
+    step_text = progress_text(view.attempt.step if view.attempt else None)
     panel, shown_failure = "idle", None
     if view.status == "active":
         panel = "active"
@@ -177,5 +176,6 @@ async def whatsapp_settings(
             "watchdog_ms": watchdog_ms(watchdog),
             "sdk_url": settings.meta_sdk_url,
             "came_back": result is not None or error is not None,
+            **TEXTS,
         },
     )

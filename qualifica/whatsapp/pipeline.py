@@ -2,9 +2,9 @@
 
 Three round trips to Meta on the critical path (two without registration). Each step's result is
 persisted before the next starts — the token sealed the moment it arrives — so a crash, a timeout or a
-restart resumes from the step reached. Only the first runner, in the callback request, ever exchanges the
-code: a resumed attempt without a token cannot know whether Meta already spent the code, and Meta's code
-lives 30 seconds anyway.
+restart resumes from the step reached. The code is the exception: only the first runner, in the callback
+request, holds it (in memory, never stored), and only it may spend it. A resumed attempt without a token
+cannot know whether Meta already spent the code, and Meta's code lives 30 seconds anyway.
 """
 
 from __future__ import annotations
@@ -30,31 +30,22 @@ from qualifica.security.crypto import seal, unseal
 from qualifica.whatsapp import attempts
 from qualifica.whatsapp.attempts import Attempt, LeaseLost
 from qualifica.whatsapp.catalogue import TRANSIENT, analytics_code, explain_meta
-from qualifica.whatsapp.errors import META_ERROR_MESSAGE, MetaFailure, SessionExpired, WabaNotGranted
-from qualifica.whatsapp.outcomes import Outcome, Saved, StepFailure, complete, fail, postpone, require_pin
+from qualifica.whatsapp.errors import MetaFailure, SessionExpired, WabaNotGranted, meta_error_sentence
+from qualifica.whatsapp.outcomes import (
+    AttemptOutcome,
+    Saved,
+    StepFailure,
+    complete,
+    fail,
+    postpone,
+    require_pin,
+)
+from qualifica.whatsapp.steps import PipelineStep, Progress
 
 log = get_logger(__name__)
 
 COEXISTENCE = "FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING"
 STEP_SECONDS = 20.0  # budget for one round of Meta calls; well inside the 30 s lease
-
-
-class Step:
-    """``embedded_signup_attempts.step``: the last thing persisted."""
-
-    CALLBACK = "callback_received"
-    EXCHANGED = "token_exchanged"
-    REGISTERING = "registering"
-
-
-class Failed:
-    """Our pipeline steps, as reported in ``step_failed`` (ARCHITECTURE §7)."""
-
-    TOKEN_EXCHANGE = "token_exchange"  # noqa: S105 - a step name, not a token
-    WABA_LOOKUP = "waba_lookup"
-    PHONE_LOOKUP = "phone_lookup"
-    SUBSCRIPTION = "webhook_subscription"
-    REGISTRATION = "registration"
 
 
 class PinRequired(Exception):
@@ -64,17 +55,17 @@ class PinRequired(Exception):
 class Postpone(Exception):
     """Meta stayed unavailable past this run's budget; a worker tries again later (we hold the token)."""
 
-    def __init__(self, step: str) -> None:
+    def __init__(self, step: PipelineStep) -> None:
         self.step = step
         super().__init__(step)
 
 
-def meta_failure(step: str, error: MetaError) -> StepFailure:
+def meta_failure(step: PipelineStep, error: MetaError) -> StepFailure:
     explanation = explain_meta(error)
     if error.is_code_expired or error.is_code_used or error.is_invalid_token:
         app_error: AppError = SessionExpired(hint=explanation.hint)
     else:
-        app_error = MetaFailure(META_ERROR_MESSAGE.format(mensagem=error.safe_message), hint=explanation.hint)
+        app_error = MetaFailure(meta_error_sentence(error.safe_message), hint=explanation.hint)
     return StepFailure(step, app_error, analytics_code=analytics_code(error))
 
 
@@ -86,12 +77,19 @@ def _expiry(expires_at: int | None, expires_in: int | None = None) -> datetime |
     return None
 
 
+@dataclass(frozen=True)
+class CallbackCode:
+    """Meta's single-use code, as the callback received it: held in memory by the first run only."""
+
+    value: str = field(repr=False)
+    received_at: float  # monotonic, when the callback arrived: Meta's 30 s count from it
+
+
 @dataclass
 class Run:
     runtime: Runtime
     attempt: Attempt
-    first_run: bool
-    code_received_at: float | None
+    code: CallbackCode | None  # None for a resumed run, which may never exchange
     lookups: dict[str, Any] = field(default_factory=dict)
     saving: asyncio.Task[None] | None = None  # the token's write, running beside the lookups
 
@@ -117,26 +115,24 @@ class Run:
     async def exchange(self) -> str:
         if self.attempt.access_token:
             return unseal(self.runtime.ring, self.attempt, "access_token") or ""
-        if not self.first_run:
-            # Re-exchanging could spend the code a second time at Meta; the admin starts again instead.
-            raise StepFailure(Failed.TOKEN_EXCHANGE, SessionExpired(), analytics_code="session_expired")
-        code = unseal(self.runtime.ring, self.attempt, "code") or ""
+        if self.code is None:
+            # Only the first run had the code, and it may have spent it at Meta; the admin starts again.
+            raise StepFailure(PipelineStep.TOKEN_EXCHANGE, SessionExpired(), analytics_code="session_expired")
         try:
             result = await self.graph.exchange_code(
-                code,
+                self.code.value,
                 redirect_uri=self.attempt.redirect_uri,
                 deadline=time.monotonic() + STEP_SECONDS,
-                code_received_at=self.code_received_at,
+                code_received_at=self.code.received_at,
             )
         except MetaError as error:
-            raise meta_failure(Failed.TOKEN_EXCHANGE, error) from None
+            raise meta_failure(PipelineStep.TOKEN_EXCHANGE, error) from None
         # Critical path (issue 9): the sealed token's write (a few ms) runs beside the lookups instead of
         # before them. They only read (and subscribe, which is idempotent); every later write and every
         # ending waits for it first (``saved``), and it is guarded by the lease like any other write.
         values = {
-            "step": Step.EXCHANGED,
+            "step": Progress.TOKEN_EXCHANGED,
             "access_token": seal(self.runtime.ring, self.attempt, "access_token", result.access_token),
-            "code": None,
             "token_expires_at": _expiry(None, result.expires_in),
         }
         for name, value in values.items():  # this run reads its own copy at once
@@ -157,21 +153,26 @@ class Run:
         waba_id = self.attempt.waba_id
         if waba_id is None:
             if "token" not in done:
-                done["token"] = await self._call(Failed.WABA_LOOKUP, self._resolve(token, deadline))
+                done["token"] = await self._call(PipelineStep.WABA_LOOKUP, self._resolve(token, deadline))
             granted = TokenInfo.model_validate(done["token"]).granted_waba_ids()
             if not granted:
-                raise StepFailure(Failed.WABA_LOOKUP, WabaNotGranted(), analytics_code="waba_not_granted")
+                raise StepFailure(
+                    PipelineStep.WABA_LOOKUP, WabaNotGranted(), analytics_code="waba_not_granted"
+                )
             waba_id = granted[0]
             await self.persist(step_results=done, waba_id=waba_id)
-        calls: dict[str, tuple[str, Callable[[], Awaitable[Any]]]] = {
-            "token": (Failed.WABA_LOOKUP, lambda: self._resolve(token, deadline)),
-            "phone": (Failed.PHONE_LOOKUP, lambda: self._phone(waba_id, token, deadline)),
-            "waba": (Failed.WABA_LOOKUP, lambda: self._waba(waba_id, token, deadline)),
-            "subscribed": (Failed.SUBSCRIPTION, lambda: self._subscribe(waba_id, token, deadline)),
+        calls: dict[str, tuple[PipelineStep, Callable[[], Awaitable[Any]]]] = {
+            "token": (PipelineStep.WABA_LOOKUP, lambda: self._resolve(token, deadline)),
+            "phone": (PipelineStep.PHONE_LOOKUP, lambda: self._phone(waba_id, token, deadline)),
+            "waba": (PipelineStep.WABA_LOOKUP, lambda: self._waba(waba_id, token, deadline)),
+            "subscribed": (
+                PipelineStep.WEBHOOK_SUBSCRIPTION,
+                lambda: self._subscribe(waba_id, token, deadline),
+            ),
         }
         pending = {name: call for name, call in calls.items() if name not in done}
         results = await asyncio.gather(*(call() for _, call in pending.values()), return_exceptions=True)
-        failures: list[tuple[str, BaseException]] = []
+        failures: list[tuple[PipelineStep, BaseException]] = []
         for (name, (step, _)), result in zip(pending.items(), results, strict=True):
             if isinstance(result, BaseException):
                 failures.append((step, result))
@@ -184,15 +185,17 @@ class Run:
             # Checked before the other calls' failures: a WABA we were not granted fails them all anyway.
             info = TokenInfo.model_validate(done["token"])
             if not info.is_valid:
-                raise StepFailure(Failed.WABA_LOOKUP, SessionExpired(), analytics_code="190")
+                raise StepFailure(PipelineStep.WABA_LOOKUP, SessionExpired(), analytics_code="190")
             if waba_id not in info.granted_waba_ids():
-                raise StepFailure(Failed.WABA_LOOKUP, WabaNotGranted(), analytics_code="waba_not_granted")
+                raise StepFailure(
+                    PipelineStep.WABA_LOOKUP, WabaNotGranted(), analytics_code="waba_not_granted"
+                )
         for step, error in failures:
             self._raise(step, error)
         info = TokenInfo.model_validate(done["token"])
         if done["phone"] is None:
-            error = MetaFailure(META_ERROR_MESSAGE.format(mensagem="nenhum número de telefone na conta"))
-            raise StepFailure(Failed.PHONE_LOOKUP, error, analytics_code="phone_not_found")
+            error = MetaFailure(meta_error_sentence("nenhum número de telefone na conta"))
+            raise StepFailure(PipelineStep.PHONE_LOOKUP, error, analytics_code="phone_not_found")
         if self.attempt.token_expires_at is None and info.expires_at:
             await self.persist(token_expires_at=_expiry(info.expires_at))
         return info, PhoneNumber.model_validate(done["phone"]), Waba.model_validate(done["waba"])
@@ -222,14 +225,14 @@ class Run:
         await self.graph.subscribe_app(waba_id, token=token, deadline=deadline)
         return True
 
-    async def _call(self, step: str, coroutine: Awaitable[Any]) -> Any:
+    async def _call(self, step: PipelineStep, coroutine: Awaitable[Any]) -> Any:
         try:
             return await coroutine
         except MetaError as error:
             self._raise(step, error)
 
     @staticmethod
-    def _raise(step: str, error: BaseException) -> NoReturn:
+    def _raise(step: PipelineStep, error: BaseException) -> NoReturn:
         if isinstance(error, MetaError):
             if error.transient:
                 raise Postpone(step) from None
@@ -241,17 +244,18 @@ class Run:
         if self.attempt.event == COEXISTENCE or not phone.needs_registration:
             return None, True
         pin = unseal(self.runtime.ring, self.attempt, "registration_pin")
-        if self.attempt.step == Step.REGISTERING and pin:
+        if self.attempt.step == Progress.REGISTERING and pin:
             # Resumed mid-registration: ask Meta whether it went through instead of registering twice.
             deadline = time.monotonic() + STEP_SECONDS
             current = await self._call(
-                Failed.REGISTRATION, self.graph.get_phone_number(phone.id, token=token, deadline=deadline)
+                PipelineStep.REGISTRATION,
+                self.graph.get_phone_number(phone.id, token=token, deadline=deadline),
             )
             if not current.needs_registration:
                 return pin, False
         # One write before Meta's register: the lookups, the PIN (Meta keeps it as the number's 2FA PIN) and
         # the marker that tells a resumed run to ask Meta first.
-        values: dict[str, Any] = {"step": Step.REGISTERING, "step_results": self.lookups}
+        values: dict[str, Any] = {"step": Progress.REGISTERING, "step_results": self.lookups}
         if pin is None:
             pin = f"{secrets.randbelow(1_000_000):06d}"
             values["registration_pin"] = seal(self.runtime.ring, self.attempt, "registration_pin", pin)
@@ -263,7 +267,7 @@ class Run:
         except MetaError as error:
             if error.is_pin_mismatch:
                 raise PinRequired from None
-            self._raise(Failed.REGISTRATION, error)
+            self._raise(PipelineStep.REGISTRATION, error)
         return pin, False
 
 
@@ -271,16 +275,16 @@ async def run_attempt(
     runtime: Runtime,
     attempt_id: uuid.UUID,
     *,
-    first_run: bool,
-    code_received_at: float | None = None,
+    code: CallbackCode | None = None,
     claimed: Attempt | None = None,
-) -> Outcome | None:
+) -> AttemptOutcome | None:
     """Drive an attempt (whose lease this runtime holds) to its end; None when postponed or lease lost.
 
-    ``claimed`` is the attempt as the callback just claimed it, saving a read on the critical path.
+    ``code`` is given to the callback's own run only. ``claimed`` is the attempt as the callback just
+    claimed it, saving a read on the critical path.
     """
     attempt = claimed if claimed is not None else await attempts.load(runtime, attempt_id)
-    run = Run(runtime, attempt, first_run, code_received_at)
+    run = Run(runtime, attempt, code)
     try:
         token = await run.exchange()
         _, phone, waba = await run.look_up(token)
@@ -299,7 +303,7 @@ async def run_attempt(
             log.info("signup_postponed", attempt_id=str(attempt_id), step=postponed.step)
             return None
         signup_metrics.unprocessed()
-        error = MetaFailure(META_ERROR_MESSAGE.format(mensagem="a Meta não respondeu"), hint=TRANSIENT.hint)
+        error = MetaFailure(meta_error_sentence("a Meta não respondeu"), hint=TRANSIENT.hint)
         return await fail(
             runtime, attempt_id, StepFailure(postponed.step, error, analytics_code=TRANSIENT.code)
         )

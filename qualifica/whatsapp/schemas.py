@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+from qualifica.errors import ErrorInfo
+from qualifica.whatsapp.models import ConnectionStatus
 
 MetaId = str  # Meta ids are decimal strings; kept as text, never as numbers
 # Meta's in-flow error codes are numbers, sent as text or as numbers; short and plain, as they become labels.
@@ -39,13 +43,45 @@ class CallbackRequest(BaseModel):
 
 
 class CallbackDone(BaseModel):
+    """200 of the callback and of the PIN: the connection is saved."""
+
+    model_config = ConfigDict(
+        json_schema_serialization_defaults_required=True,  # always sent, so required in /docs
+        json_schema_extra={
+            "examples": [{"success": True, "connection_id": "0d5c4c1e-9d1b-4ad6-9e1f-0f4a7b2c9e10"}]
+        },
+    )
+
     success: Literal[True] = True
     connection_id: str
 
 
+Pending = Literal["processing", "pin_required"]
+
+
 class CallbackPending(BaseModel):
+    """202 of the callback: still running (poll the status), or waiting for the number's existing PIN."""
+
+    model_config = ConfigDict(
+        json_schema_serialization_defaults_required=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "success": False,
+                    "status": "processing",
+                    "attempt_id": "5f0e2b8a-3c41-4d8e-a1b7-2e6f9c0d4a35",
+                },
+                {
+                    "success": False,
+                    "status": "pin_required",
+                    "attempt_id": "5f0e2b8a-3c41-4d8e-a1b7-2e6f9c0d4a35",
+                },
+            ]
+        },
+    )
+
     success: Literal[False] = False
-    status: Literal["processing", "pin_required"]
+    status: Pending
     attempt_id: str
 
 
@@ -72,14 +108,18 @@ class PinRequest(BaseModel):
 
 
 class ConnectionOut(BaseModel):
-    id: str
+    """The connection as the status endpoint shows it: read from the row, secrets never among the fields."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
     waba_id: str
     phone_number_id: str
     display_phone_number: str | None
     business_name: str | None
     business_id: str | None
     verified_name: str | None
-    status: str
+    status: ConnectionStatus
     connected_at: datetime | None
     disconnected_at: datetime | None
     token_expires_at: datetime | None
@@ -87,16 +127,14 @@ class ConnectionOut(BaseModel):
     quality_rating: str | None
     name_status: str | None
     messaging_limit: str | None
-    health_warnings: list[Any]
+    health_warnings: Annotated[list[Any], BeforeValidator(lambda warnings: warnings or [])]
     health: dict[str, Any] | None = None  # the number's last good health snapshot (health_status, status)
     last_health_check_at: datetime | None
     last_health_error: str | None = None
 
 
-class ErrorOut(BaseModel):
-    code: str
-    message: str
-    hint: str | None = None
+class ErrorOut(ErrorInfo):
+    """The status endpoint's ``error``: ``hint`` is always there, null when there is none."""
 
 
 class StatusResponse(BaseModel):

@@ -18,7 +18,6 @@ from qualifica.flags import WHATSAPP_EMBEDDED_SIGNUP, flag_enabled
 from qualifica.observability import signup_metrics
 from qualifica.observability.analytics import EventName, emit
 from qualifica.runtime import Runtime
-from qualifica.security.crypto import seal
 from qualifica.security.state import SignupState, StateExpired, StateInvalid
 from qualifica.whatsapp import attempts
 from qualifica.whatsapp.attempts import LEASE, Attempt
@@ -30,33 +29,16 @@ from qualifica.whatsapp.errors import (
     StateAlreadyUsed,
 )
 from qualifica.whatsapp.models import AttemptStatus, ConnectionStatus, WhatsAppConnection
-from qualifica.whatsapp.outcomes import Outcome, record_failure
-from qualifica.whatsapp.pipeline import Step, run_attempt
+from qualifica.whatsapp.outcomes import AttemptOutcome, record_failure
+from qualifica.whatsapp.pipeline import CallbackCode, run_attempt
 from qualifica.whatsapp.schemas import CallbackRequest, ErrorReport
+from qualifica.whatsapp.steps import Progress, popup_step
 
 POLL_SECONDS = 0.05
-# Meta's current_step → our popup step (ARCHITECTURE §10). Anything else: the raw value lower-cased.
-POPUP_STEPS = {
-    "BUSINESS_ACCOUNT_SELECTION": "business",
-    "WABA_PHONE_PROFILE_PICKER": "waba",
-    "WHATSAPP_BUSINESS_PROFILE_SETUP": "waba",
-    "PHONE_NUMBER_SETUP": "phone",
-    "PHONE_NUMBER_VERIFICATION": "phone",
-    "PERMISSIONS": "permissions",
-}
-OUR_STEPS = {"login", "business", "waba", "phone", "permissions", "payment"}
 
 
-def popup_step(current_step: str | None) -> str:
-    if not current_step:
-        return "login"
-    if current_step in OUR_STEPS:
-        return current_step
-    return POPUP_STEPS.get(current_step, current_step.strip().lower()[:32] or "login")
-
-
-def processing(attempt_id: uuid.UUID) -> Outcome:
-    return Outcome(202, {"success": False, "status": "processing", "attempt_id": str(attempt_id)})
+def processing(attempt_id: uuid.UUID) -> AttemptOutcome:
+    return AttemptOutcome.pending(attempt_id, "processing")
 
 
 async def signup_enabled(session: AsyncSession, runtime: Runtime, organization_id: uuid.UUID) -> bool:
@@ -87,7 +69,7 @@ async def start(
         organization_id=user.organization_id,
         user_id=user.id,
         status=AttemptStatus.STARTED,
-        step="started",
+        step=Progress.STARTED,
         started_at=utcnow(),
         ip_address=ip,
         user_agent=(user_agent or "")[:512] or None,
@@ -125,7 +107,7 @@ class CallbackInput:
     received_at: float  # monotonic, when the request arrived: the deadline and the code's 30 s count from it
 
 
-async def finish(runtime: Runtime, *, user: User, data: CallbackInput) -> Outcome:
+async def finish(runtime: Runtime, *, user: User, data: CallbackInput) -> AttemptOutcome:
     """Run (or join) the pipeline for this state; answer within the deadline or say it is processing."""
     state = verify_state(runtime, data.body.state, user)
     async with runtime.sessionmaker() as session:
@@ -138,11 +120,8 @@ async def finish(runtime: Runtime, *, user: User, data: CallbackInput) -> Outcom
     digest = hashlib.sha256(data.body.code.encode()).hexdigest()
     deadline = data.received_at + runtime.settings.callback_deadline_seconds
     if await _claim_state(runtime, attempt, digest, data):
-        task = asyncio.create_task(
-            run_attempt(
-                runtime, attempt.id, first_run=True, code_received_at=data.received_at, claimed=attempt
-            )
-        )
+        code = CallbackCode(data.body.code, data.received_at)
+        task = asyncio.create_task(run_attempt(runtime, attempt.id, code=code, claimed=attempt))
         runtime.keep(task)
         try:
             outcome = await asyncio.wait_for(
@@ -158,16 +137,15 @@ async def finish(runtime: Runtime, *, user: User, data: CallbackInput) -> Outcom
 
 
 async def _claim_state(runtime: Runtime, attempt: Attempt, digest: str, data: CallbackInput) -> bool:
-    """Consume the state exactly once: the winner stores the sealed code and takes the pipeline's lease.
+    """Consume the state exactly once: the winner records the code's digest and takes the pipeline's lease.
 
     On success ``attempt`` (detached) carries the claimed values, so the pipeline need not read it again.
     """
     body, now = data.body, utcnow()
     values = {
         "status": AttemptStatus.PROCESSING,
-        "step": Step.CALLBACK,
+        "step": Progress.CALLBACK_RECEIVED,
         "code_digest": digest,
-        "code": seal(runtime.ring, attempt, "code", body.code),
         "redirect_uri": data.redirect_uri,
         "event": body.event,
         "waba_id": body.waba_id,
@@ -195,12 +173,12 @@ async def _claim_state(runtime: Runtime, attempt: Attempt, digest: str, data: Ca
     return True
 
 
-async def _await_outcome(runtime: Runtime, attempt_id: uuid.UUID, deadline: float) -> Outcome:
+async def _await_outcome(runtime: Runtime, attempt_id: uuid.UUID, deadline: float) -> AttemptOutcome:
     """A retried callback (same state, same code) gets the first one's answer once there is one."""
     while True:
         attempt = await attempts.load(runtime, attempt_id)
         if attempt.response is not None:
-            return Outcome.from_json(attempt.response)
+            return AttemptOutcome.from_json(attempt.response)
         if attempt.status not in (AttemptStatus.PROCESSING, AttemptStatus.STARTED):
             raise StateAlreadyUsed
         if time.monotonic() >= deadline:

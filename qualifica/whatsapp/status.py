@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from qualifica.errors import ErrorEnvelope
 from qualifica.observability.exposition import LabelledGauge
 from qualifica.whatsapp.catalogue import explain_flow_code
 from qualifica.whatsapp.models import (
@@ -16,6 +17,7 @@ from qualifica.whatsapp.models import (
     EmbeddedSignupAttempt,
     WhatsAppConnection,
 )
+from qualifica.whatsapp.outcomes import AttemptOutcome
 from qualifica.whatsapp.schemas import ConnectionOut, ErrorOut, StatusResponse
 
 
@@ -64,9 +66,10 @@ async def connection_view(session: AsyncSession, *, organization_id: uuid.UUID) 
 
 def _attempt_error(attempt: EmbeddedSignupAttempt) -> ErrorOut:
     """The answer the browser got, or for an error the popup reported, the catalogue's reading of it."""
-    answered = ((attempt.response or {}).get("body") or {}).get("error")
-    if answered:
-        return ErrorOut.model_validate(answered, from_attributes=False)
+    answered = AttemptOutcome.from_json(attempt.response).body if attempt.response else None
+    if isinstance(answered, ErrorEnvelope):
+        error = answered.error
+        return ErrorOut(code=error.code, message=error.message, hint=error.hint)
     explanation = explain_flow_code(attempt.error_code)
     return ErrorOut(
         code=explanation.code if explanation else "meta_flow_error",
@@ -76,38 +79,12 @@ def _attempt_error(attempt: EmbeddedSignupAttempt) -> ErrorOut:
 
 
 def status_response(view: ConnectionView) -> StatusResponse:
-    connection = view.connection
-    out = None
-    if connection is not None:
-        out = ConnectionOut(
-            id=str(connection.id),
-            waba_id=connection.waba_id,
-            phone_number_id=connection.phone_number_id,
-            display_phone_number=connection.display_phone_number,
-            business_name=connection.business_name,
-            business_id=connection.business_id,
-            verified_name=connection.verified_name,
-            status=connection.status.value,
-            connected_at=connection.connected_at,
-            disconnected_at=connection.disconnected_at,
-            token_expires_at=connection.token_expires_at,
-            has_existing_number=connection.has_existing_number,
-            quality_rating=connection.quality_rating,
-            name_status=connection.name_status,
-            messaging_limit=connection.messaging_limit,
-            health_warnings=connection.health_warnings or [],
-            health=connection.health,
-            last_health_check_at=connection.last_health_check_at,
-            last_health_error=connection.last_health_error,
-        )
-    attempt = view.attempt
+    attempt, running = view.attempt, view.status in ("connecting", "pin_required")
     return StatusResponse(
         status=view.status,
-        connection=out,
+        connection=ConnectionOut.model_validate(view.connection) if view.connection is not None else None,
         error=view.error,
-        attempt_id=str(attempt.id)
-        if attempt is not None and view.status in ("connecting", "pin_required")
-        else None,
+        attempt_id=str(attempt.id) if attempt is not None and running else None,
         step=attempt.step if attempt is not None and view.status == "connecting" else None,
     )
 

@@ -129,6 +129,5 @@ class TestRotation:
             "whatsapp_connections.access_token",
             "whatsapp_connections.registration_pin",
             "embedded_signup_attempts.access_token",
-            "embedded_signup_attempts.code",
             "embedded_signup_attempts.registration_pin",
         }

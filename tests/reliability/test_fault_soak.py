@@ -123,7 +123,7 @@ async def test_every_attempt_ends_as_expected_and_no_token_is_lost(
         status, step = expected[str(attempt.organization_id)]
         where = (str(attempt.id), attempt.status, attempt.step_failed, attempt.error_code)
         assert (attempt.status, attempt.step_failed) == (status, step), where
-        assert attempt.access_token is None and attempt.code is None and attempt.registration_pin is None
+        assert attempt.access_token is None and attempt.registration_pin is None
         assert attempt.lease_owner is None
         connection = connections.get(attempt.organization_id)
         if status is AttemptStatus.COMPLETED:

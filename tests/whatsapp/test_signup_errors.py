@@ -33,7 +33,7 @@ async def nothing_saved(db: AsyncSession) -> None:
     assert await db.scalar(select(func.count()).select_from(WhatsAppConnection)) == 0
     attempt = await db.scalar(select(EmbeddedSignupAttempt))
     assert attempt is not None and attempt.status is AttemptStatus.FAILED
-    assert (attempt.access_token, attempt.code, attempt.registration_pin) == (None, None, None)
+    assert (attempt.access_token, attempt.registration_pin) == (None, None)
 
 
 async def failed_event(db: AsyncSession) -> dict[str, object]:

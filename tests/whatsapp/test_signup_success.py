@@ -90,7 +90,7 @@ class TestCallbackSuccess:
         assert response.status_code == 200
         attempt = await db.scalar(select(EmbeddedSignupAttempt))
         assert attempt is not None and attempt.status is AttemptStatus.COMPLETED
-        assert (attempt.access_token, attempt.code, attempt.registration_pin) == (None, None, None)
+        assert (attempt.access_token, attempt.registration_pin) == (None, None)
 
     async def test_only_waba_finds_the_number_through_the_waba(
         self, browser: Browser, sandbox: Sandbox, db: AsyncSession, admin: User
