@@ -9,7 +9,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from qualifica.security.sessions import CSRF_COOKIE, SESSION_MAX_AGE
+from qualifica.security.sessions import CSRF_COOKIE, SESSION_COOKIE, SESSION_MAX_AGE
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -41,11 +41,20 @@ def render(
 
 def set_csrf_cookie(response: Any, request: Request, token: str) -> None:
     """Readable by our scripts (double submit); never HttpOnly."""
+    _set_cookie(response, request, CSRF_COOKIE, token, httponly=False)
+
+
+def set_session_cookie(response: Any, request: Request, cookie: str) -> None:
+    """HttpOnly: no script of ours (or injected) ever reads the session."""
+    _set_cookie(response, request, SESSION_COOKIE, cookie, httponly=True)
+
+
+def _set_cookie(response: Any, request: Request, name: str, value: str, *, httponly: bool) -> None:
     response.set_cookie(
-        CSRF_COOKIE,
-        token,
+        name,
+        value,
         max_age=SESSION_MAX_AGE,
-        httponly=False,
+        httponly=httponly,
         secure=request.app.state.settings.is_production,
         samesite="lax",
         path="/",

@@ -9,23 +9,15 @@ from qualifica.accounts.models import User
 from qualifica.accounts.service import authenticate
 from qualifica.errors import AppError
 from qualifica.logging import get_logger
-from qualifica.security.sessions import CSRF_COOKIE, SESSION_COOKIE, SESSION_MAX_AGE, SessionCodec
-from qualifica.templating import set_csrf_cookie
+from qualifica.security.sessions import CSRF_COOKIE, SESSION_COOKIE, SessionCodec
+from qualifica.templating import set_csrf_cookie, set_session_cookie
 
 log = get_logger(__name__)
 
 
 def sign_in(response: Response, request: Request, codec: SessionCodec, user: User) -> None:
     cookie, session = codec.new_session(user.id)
-    response.set_cookie(
-        SESSION_COOKIE,
-        cookie,
-        max_age=SESSION_MAX_AGE,
-        httponly=True,
-        secure=request.app.state.settings.is_production,
-        samesite="lax",
-        path="/",
-    )
+    set_session_cookie(response, request, cookie)
     set_csrf_cookie(response, request, codec.csrf_token(session))
 
 
