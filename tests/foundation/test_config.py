@@ -71,7 +71,6 @@ class TestSettings:
         assert settings.meta_graph_url == "http://127.0.0.1:9000/_sandbox/meta"
         assert settings.meta_sdk_url == "http://127.0.0.1:9000/_sandbox/meta/sdk.js"
         assert settings.meta_message_origins == ["http://127.0.0.1:9000"]
-        assert settings.graph_base == "http://127.0.0.1:9000/_sandbox/meta/v25.0"
 
     def test_defaults_follow_the_contract(self) -> None:
         settings = Settings(_env_file=None)
