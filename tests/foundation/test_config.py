@@ -8,8 +8,9 @@ import pytest
 from pydantic import ValidationError
 
 from qualifica.config import Settings, parse_key_ring
+from tests.support.keys import encryption_key
 
-GOOD_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
+GOOD_KEY = encryption_key()
 
 
 def production(**overrides: object) -> Settings:

@@ -8,7 +8,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, Page, async_playwright
+
+from qualifica.accounts.models import User
+from tests.support.factories import PASSWORD
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -40,3 +43,12 @@ async def launch_chromium() -> AsyncIterator[Browser]:
             yield browser
         finally:
             await browser.close()
+
+
+async def log_in(page: Page, base_url: str, user: User) -> None:
+    """Through the login form, as a person would; the page ends on the home page."""
+    await page.goto(base_url + "/login")
+    await page.get_by_label("E-mail").fill(user.email)
+    await page.get_by_label("Senha").fill(PASSWORD)
+    await page.get_by_role("button", name="Entrar").click()
+    await page.wait_for_url(base_url + "/")
