@@ -174,3 +174,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for backend, numbers in counts.items():
         summary = ", ".join(f"{key} {value}" for key, value in numbers.items())
         terminalreporter.write_line(f"{backend} tests: {summary}")
+    if counts["postgresql"]["skipped"]:
+        terminalreporter.write_line(
+            "PostgreSQL did not answer on TEST_POSTGRES_URL (default 127.0.0.1:5432), so its tests were "
+            "skipped; CI runs them (REQUIRE_POSTGRES=1 fails instead of skipping).",
+            yellow=True,
+            bold=True,
+        )

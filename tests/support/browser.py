@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,6 +10,7 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from qualifica.accounts.models import User
 from tests.support.factories import PASSWORD
+from tests.support.tools import chromium
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -26,15 +25,9 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 
-def chromium_path() -> str | None:
-    return os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @asynccontextmanager
 async def launch_chromium() -> AsyncIterator[Browser]:
-    executable = chromium_path()
-    if executable is None:
-        raise RuntimeError("Chromium not found: apt-get install -y chromium (or set CHROMIUM_PATH)")
+    executable = chromium()
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=executable, headless=True, args=CHROMIUM_ARGS
