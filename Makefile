@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 
-.PHONY: run test lint types migration alerts help bench reliability
+.PHONY: run test system-deps lint types migration alerts help bench reliability
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/'
@@ -17,8 +17,11 @@ $(STAMP): requirements.lock pyproject.toml
 run: $(STAMP) ## demo mode: SQLite under ./var, Meta sandbox, demo admin printed; http://127.0.0.1:$(PORT)
 	$(BIN)/qualifica demo --port $(PORT)
 
-test: $(STAMP) ## the whole test suite (SQLite and PostgreSQL, Chromium)
+test: system-deps $(STAMP) ## the whole test suite (SQLite, and PostgreSQL when it answers; Chromium, promtool)
 	$(BIN)/pytest
+
+system-deps: ## chromium and promtool from Debian's packages: installed as root, else the command to run
+	@tools/system-deps.sh
 
 reliability: $(STAMP) ## reliability suite (PostgreSQL; SOAK_SIGNUPS, KILL_SIGNUPS, FUZZ_EXAMPLES for longer runs)
 	$(BIN)/pytest -m reliability tests/reliability
@@ -35,5 +38,5 @@ types: $(STAMP) ## mypy --strict
 migration: $(STAMP) ## new Alembic revision from the models: make migration m="what changed"
 	$(BIN)/alembic revision --autogenerate -m "$(m)"
 
-alerts: ## promtool: check and unit-test ops/prometheus/alerts.yml (make test runs them too)
+alerts: system-deps ## promtool: check and unit-test ops/prometheus/alerts.yml (make test runs them too)
 	promtool check rules ops/prometheus/alerts.yml && cd ops/prometheus && promtool test rules alerts.test.yml

@@ -165,10 +165,6 @@ class Settings(BaseSettings):
         parts = urlsplit(self.base_url)
         return f"{parts.scheme}://{parts.netloc}"
 
-    @property
-    def graph_base(self) -> str:
-        return f"{self.meta_graph_url}/{self.meta_graph_version}"
-
     @cached_property
     def key_ring(self) -> list[tuple[str, bytes]]:
         if self.encryption_keys is None:

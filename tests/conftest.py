@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import logging
 import secrets
@@ -17,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica.app import create_app
 from qualifica.config import Settings
-from qualifica.logging import build_formatter, configure_logging
 from qualifica.meta.sandbox import Sandbox, create_sandbox_app
 from qualifica.runtime import Runtime
 from tests.support import meta
+from tests.support.accounts import admin_user, organization
 from tests.support.databases import (
     REQUIRE_POSTGRES,
     PostgresUnavailable,
@@ -29,9 +28,13 @@ from tests.support.databases import (
     sqlite_template,
     truncate_postgres,
 )
+from tests.support.keys import encryption_key
 from tests.support.live import serve_in_thread
+from tests.support.logs import production_logs
 from tests.support.meta import RETRY_ATTEMPTS, sandbox_settings
 from tests.support.sandbox import LiveSandbox
+
+__all__ = ["admin_user", "organization"]  # shared fixtures, registered for every directory
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -64,10 +67,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         truncate_postgres(url)
 
 
-def test_key() -> str:
-    return base64.b64encode(secrets.token_bytes(32)).decode()
-
-
 @pytest.fixture
 def settings(database_url: str, live_sandbox: LiveSandbox) -> Settings:
     """The service under test, talking to the live Meta sandbox (reset for each test) over a real socket."""
@@ -76,7 +75,7 @@ def settings(database_url: str, live_sandbox: LiveSandbox) -> Settings:
         database_url=database_url,
         meta_graph_url=live_sandbox.url,
         secret_key=secrets.token_urlsafe(48),
-        encryption_keys=f"t1:{test_key()}",
+        encryption_keys=f"t1:{encryption_key()}",
         meta_app_id=meta.APP_ID,
         meta_app_secret=meta.APP_SECRET,
         meta_config_id=meta.CONFIG_ID,
@@ -114,16 +113,9 @@ async def db(app: FastAPI) -> AsyncIterator[AsyncSession]:
 @pytest.fixture
 def captured_logs() -> Iterator[io.StringIO]:
     """Every log line as the service renders it (after redaction), for secret-leak assertions."""
-    configure_logging("DEBUG")
     buffer = io.StringIO()
-    handler = logging.StreamHandler(buffer)
-    handler.setFormatter(build_formatter())
-    root = logging.getLogger()
-    root.addHandler(handler)
-    try:
+    with production_logs(logging.StreamHandler(buffer)):
         yield buffer
-    finally:
-        root.removeHandler(handler)
 
 
 @pytest.fixture(scope="session")
@@ -182,3 +174,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for backend, numbers in counts.items():
         summary = ", ".join(f"{key} {value}" for key, value in numbers.items())
         terminalreporter.write_line(f"{backend} tests: {summary}")
+    if counts["postgresql"]["skipped"]:
+        terminalreporter.write_line(
+            "PostgreSQL did not answer on TEST_POSTGRES_URL (default 127.0.0.1:5432), so its tests were "
+            "skipped; CI runs them (REQUIRE_POSTGRES=1 fails instead of skipping).",
+            yellow=True,
+            bold=True,
+        )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-# Retrying helps for these (reference §5.2); everything else is permanent for the request as sent.
+# Retrying helps for these (docs/meta.md#graph-errors); everything else is permanent for the request as sent.
 TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 341, 613, 80007, 130429, 131016, 131056, 131057, 133004})
 
 CODE_EXPIRED_SUBCODE = 36007
@@ -18,13 +18,15 @@ CODE_USED_SUBCODE = 36009
 INVALID_TOKEN_CODE = 190
 PIN_MISMATCH_CODE = 133005
 REGISTRATION_LIMIT_CODE = 133016
-# Older responses omit error_subcode; the message then tells which code failure it was (reference §2.3).
+# Older responses omit error_subcode; the message then tells which code failure it was
+# (docs/meta.md#exchanging-the-code).
 _CODE_MESSAGES = {
     "authorization code has expired": CODE_EXPIRED_SUBCODE,
     "authorization code has been used": CODE_USED_SUBCODE,
     "make sure your redirect_uri is identical": CODE_REDIRECT_URI_SUBCODE,
 }
-# Code 1 is usually a passing server error, but with this message it is a wrong app secret (reference §2.3).
+# Code 1 is usually a passing server error, but with this message it is a wrong app secret
+# (docs/meta.md#exchanging-the-code).
 _PERMANENT_MESSAGES = ("error validating client secret",)
 
 

@@ -1,8 +1,8 @@
 """Prometheus metrics of Meta webhooks and connection health.
 
-``qualifica_webhook_events_total{field, outcome}`` is ARCHITECTURE §7. The status-change and health-check
-counters are additions of issue 6 (a connection's status moved by Meta or by a health check; the outcome of
-each check), with small fixed label sets.
+``qualifica_webhook_events_total{field, outcome}`` is ARCHITECTURE §7. Beside it, the status-change and
+health-check counters (a connection's status moved by Meta or by a health check; the outcome of each check)
+keep small fixed label sets.
 """
 
 from __future__ import annotations

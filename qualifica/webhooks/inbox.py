@@ -1,9 +1,9 @@
 """The durable inbox: one ``webhook_events`` row per distinct body, written before Meta gets its 200.
 
-Group commit (issue 9, for ingest throughput): a delivery used to cost one transaction and one commit (a WAL
-flush) of its own, which capped a process at ~500 deliveries/s. Now every request hands its row to the
-process's ``InboxWriter`` and awaits a future; one flusher writes all rows pending at that moment with one
-multi-row ``INSERT … ON CONFLICT (sha256) DO NOTHING RETURNING`` and one commit, then resolves them all.
+Group commit, for ingest throughput: a transaction and a commit (a WAL flush) per delivery would cap a
+process at ~500 deliveries/s, so every request hands its row to the process's ``InboxWriter`` and awaits a
+future; one flusher writes all rows pending at that moment with one multi-row
+``INSERT … ON CONFLICT (sha256) DO NOTHING RETURNING`` and one commit, then resolves them all.
 Each request still answers only after the commit that holds its row. Under light load a batch is a single
 row, so latency does not change; under heavy load many rows share one commit.
 """

@@ -90,7 +90,8 @@ GRAPH_ERRORS: dict[tuple[int, int | None], Explanation] = {
     ),
 }
 
-# Codes the popup reports itself (CANCEL with error_code/error_id): reference §1.5.
+# Codes the popup reports itself (CANCEL with error_code/error_id), as Meta lists them:
+# https://developers.facebook.com/documentation/business-messaging/whatsapp/embedded-signup/errors
 FLOW_ERRORS: dict[str, Explanation] = {
     **dict.fromkeys(
         ("2388098", "2494067", "1752089", "1690114"),

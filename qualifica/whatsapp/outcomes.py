@@ -117,9 +117,9 @@ async def complete(
 ) -> AttemptOutcome:
     """Upsert the organization's connection (the token re-sealed for its new row) and close the attempt.
 
-    ``attempt`` is the runner's copy (its identity columns never change after the claim). Critical-path
-    saving (issue 9): instead of re-selecting the whole attempt ``FOR UPDATE``, the transaction starts with
-    a compare-and-set UPDATE guarded by the lease — the same row lock and the same check in one statement.
+    ``attempt`` is the runner's copy (its identity columns never change after the claim). The save is on
+    the callback's critical path, so the transaction starts with a compare-and-set UPDATE guarded by the
+    lease rather than a ``FOR UPDATE`` re-select: the same row lock and the same check in one statement.
     """
     async with runtime.sessionmaker() as session, session.begin():
         if attempt is None:
@@ -147,7 +147,7 @@ async def complete(
                 lease_expires_at=None,
                 connection_id=connection.id,
                 has_existing_number=saved.has_existing_number,
-                # they live in the connection now
+                # the connection holds the secrets; the closed attempt keeps no copy
                 access_token=None,
                 registration_pin=None,
             )

@@ -127,8 +127,8 @@ class Run:
             )
         except MetaError as error:
             raise meta_failure(PipelineStep.TOKEN_EXCHANGE, error) from None
-        # Critical path (issue 9): the sealed token's write (a few ms) runs beside the lookups instead of
-        # before them. They only read (and subscribe, which is idempotent); every later write and every
+        # On the callback's critical path the sealed token's write (a few ms) runs beside the lookups, not
+        # before them: they only read (and subscribe, which is idempotent); every later write and every
         # ending waits for it first (``saved``), and it is guarded by the lease like any other write.
         values = {
             "step": Progress.TOKEN_EXCHANGED,

@@ -16,9 +16,11 @@ from qualifica.meta.sandbox import Sandbox
 from qualifica.runtime import Runtime
 from qualifica.whatsapp.health_check import run_due_health_checks
 from qualifica.whatsapp.models import ConnectionStatus, WhatsAppConnection
-from tests.foundation.helpers import sign_in
+from tests.support.accounts import sign_in
+from tests.support.connections import connect_with_sandbox, reload
 from tests.support.factories import make_org, make_user
-from tests.webhooks.helpers import connect_with_sandbox, metric, reload, status_audits
+from tests.support.metrics import metric
+from tests.support.rows import status_audits
 
 CHECKS = "qualifica_whatsapp_health_checks_total"
 SESSION_EXPIRED = "Sessão expirada. Clique para reconectar."

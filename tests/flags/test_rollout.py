@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import httpx
@@ -12,11 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qualifica.accounts.models import User
 from qualifica.flags import WHATSAPP_EMBEDDED_SIGNUP, rollout_bucket
 from qualifica.meta.sandbox import Sandbox
-from qualifica.meta.signature import sign
 from qualifica.staff.flags import Actor, set_enabled, set_percent
 from qualifica.whatsapp.models import ConnectionStatus, WhatsAppConnection
-from tests.support.meta import APP_SECRET
 from tests.support.signup import Browser
+from tests.support.webhooks import envelope, post_signed
 
 KEY = WHATSAPP_EMBEDDED_SIGNUP
 OPS = Actor("ops@qualifica.test")
@@ -97,12 +95,7 @@ class TestRollback:
         assert status.status_code == 200 and status.json()["status"] == "active"
         connection = await db.get(WhatsAppConnection, uuid.UUID(connected.json()["connection_id"]))
         assert connection is not None and connection.status is ConnectionStatus.ACTIVE
-        body = json.dumps({"object": "whatsapp_business_account", "entry": []}).encode()
-        webhook = await client.post(
-            "/api/v1/whatsapp/webhook",
-            content=body,
-            headers={"X-Hub-Signature-256": sign(body, APP_SECRET), "Content-Type": "application/json"},
-        )
+        webhook = await post_signed(client, envelope())
         assert webhook.status_code == 200
         assert (await admin.post("/connection/disconnect")).status_code == 200
         assert (await client.get("/api/v1/whatsapp/connection/status")).json()["status"] == "disconnected"

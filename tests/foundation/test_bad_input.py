@@ -3,20 +3,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qualifica.accounts.models import LoginFailure, Organization, Role, User
-from tests.foundation.helpers import sign_in
-from tests.support.factories import make_org, make_user
-
-
-@pytest.fixture
-async def admin(db: AsyncSession) -> User:
-    user = await make_user(db, await make_org(db, "Imobiliária Sol"), role=Role.ADMIN)
-    await db.commit()
-    return user
+from qualifica.accounts.models import LoginFailure, Organization, User
+from tests.support.accounts import sign_in
 
 
 class TestBadInput:
@@ -42,9 +33,9 @@ class TestBadInput:
         assert "hunter2-secret" not in response.text
 
     async def test_oversized_body_is_a_413(
-        self, client: httpx.AsyncClient, admin: User, db: AsyncSession
+        self, client: httpx.AsyncClient, admin_user: User, db: AsyncSession
     ) -> None:
-        csrf = await sign_in(client, admin)
+        csrf = await sign_in(client, admin_user)
         huge = '{"name": "' + "x" * 300_000 + '"}'
         response = await client.patch(
             "/api/v1/organization",
@@ -53,14 +44,14 @@ class TestBadInput:
         )
         assert response.status_code == 413
         assert response.json()["error"]["code"] == "payload_too_large"
-        organization_id = admin.organization_id
+        organization_id = admin_user.organization_id
         db.expire_all()
-        assert (await db.get_one(Organization, organization_id)).name == "Imobiliária Sol"
+        assert (await db.get_one(Organization, organization_id)).name == "Imobiliária Horizonte"
 
     async def test_oversized_streamed_body_without_length_is_a_413(
-        self, client: httpx.AsyncClient, admin: User
+        self, client: httpx.AsyncClient, admin_user: User
     ) -> None:
-        csrf = await sign_in(client, admin)
+        csrf = await sign_in(client, admin_user)
 
         async def chunks() -> AsyncIterator[bytes]:
             yield b'{"name": "'
@@ -77,16 +68,16 @@ class TestBadInput:
         assert response.json()["error"]["code"] == "payload_too_large"
 
     async def test_invalid_values_change_nothing(
-        self, client: httpx.AsyncClient, admin: User, db: AsyncSession
+        self, client: httpx.AsyncClient, admin_user: User, db: AsyncSession
     ) -> None:
-        csrf = await sign_in(client, admin)
+        csrf = await sign_in(client, admin_user)
         response = await client.patch(
             "/api/v1/organization", json={"name": ""}, headers={"X-CSRF-Token": csrf}
         )
         assert response.status_code == 422
-        organization_id = admin.organization_id
+        organization_id = admin_user.organization_id
         db.expire_all()
-        assert (await db.get_one(Organization, organization_id)).name == "Imobiliária Sol"
+        assert (await db.get_one(Organization, organization_id)).name == "Imobiliária Horizonte"
 
     async def test_rejected_login_payload_records_no_failure(self, client: httpx.AsyncClient) -> None:
         await client.post("/api/v1/auth/login", json={"email": 12})

@@ -8,8 +8,9 @@ import pytest
 from pydantic import ValidationError
 
 from qualifica.config import Settings, parse_key_ring
+from tests.support.keys import encryption_key
 
-GOOD_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
+GOOD_KEY = encryption_key()
 
 
 def production(**overrides: object) -> Settings:
@@ -71,7 +72,6 @@ class TestSettings:
         assert settings.meta_graph_url == "http://127.0.0.1:9000/_sandbox/meta"
         assert settings.meta_sdk_url == "http://127.0.0.1:9000/_sandbox/meta/sdk.js"
         assert settings.meta_message_origins == ["http://127.0.0.1:9000"]
-        assert settings.graph_base == "http://127.0.0.1:9000/_sandbox/meta/v25.0"
 
     def test_defaults_follow_the_contract(self) -> None:
         settings = Settings(_env_file=None)

@@ -7,11 +7,11 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qualifica.db import sealed_columns, utcnow
-from qualifica.security.crypto import DecryptionError, KeyRing, associated_data, seal, unseal
+from qualifica.db import sealed_columns
+from qualifica.security.crypto import DecryptionError, KeyRing, associated_data, unseal
 from qualifica.security.rotation import rotate_all
-from qualifica.whatsapp.models import ConnectionStatus, WhatsAppConnection
-from tests.support.factories import make_org
+from qualifica.whatsapp.models import WhatsAppConnection
+from tests.support.connections import make_connection
 
 
 def key() -> bytes:
@@ -72,29 +72,15 @@ class TestKeyRing:
         assert ring.needs_rotation(stored)
 
 
-async def _connection(db: AsyncSession, ring: KeyRing, token: str) -> WhatsAppConnection:
-    organization = await make_org(db)
-    connection = WhatsAppConnection(
-        organization_id=organization.id,
-        waba_id="524126980791429",
-        phone_number_id="106540352242922",
-        status=ConnectionStatus.ACTIVE,
-        connected_at=utcnow(),
-    )
-    connection.access_token = seal(ring, connection, "access_token", token)
-    connection.registration_pin = seal(ring, connection, "registration_pin", "581063")
-    db.add(connection)
-    await db.commit()
-    return connection
-
-
 class TestRotation:
     async def test_rotation_re_encrypts_every_secret_to_the_primary_key(
         self, app: FastAPI, db: AsyncSession
     ) -> None:
         old_key = key()
         old_ring = KeyRing.from_pairs([("old", old_key)])
-        connection = await _connection(db, old_ring, "EAAtoken-one")
+        connection = await make_connection(
+            db, app, waba_id="524126980791429", token="EAAtoken-one", pin="581063", ring=old_ring
+        )
         new_ring = KeyRing.from_pairs([("new", key()), ("old", old_key)])
 
         connection_id = connection.id
@@ -112,7 +98,10 @@ class TestRotation:
 
     async def test_rotation_is_resumable_and_idempotent(self, app: FastAPI, db: AsyncSession) -> None:
         old_key = key()
-        await _connection(db, KeyRing.from_pairs([("old", old_key)]), "EAAtoken-two")
+        old_ring = KeyRing.from_pairs([("old", old_key)])
+        await make_connection(
+            db, app, waba_id="524126980791429", token="EAAtoken-two", pin="581063", ring=old_ring
+        )
         new_ring = KeyRing.from_pairs([("new", key()), ("old", old_key)])
 
         await rotate_all(app.state.sessionmaker, new_ring)

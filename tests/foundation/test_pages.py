@@ -1,23 +1,14 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qualifica.accounts.models import Role, User
+from qualifica.accounts.models import User
 from qualifica.db import utcnow
 from qualifica.whatsapp.models import ConnectionStatus, WhatsAppConnection
-from tests.foundation.helpers import sign_in
-from tests.support.factories import make_org, make_user
+from tests.support.accounts import sign_in
 
 HTML = {"accept": "text/html"}
-
-
-@pytest.fixture
-async def admin(db: AsyncSession) -> User:
-    user = await make_user(db, await make_org(db), role=Role.ADMIN)
-    await db.commit()
-    return user
 
 
 class TestPages:
@@ -33,12 +24,12 @@ class TestPages:
         assert '<html lang="pt-BR">' in page
 
     async def test_form_login_redirects_home_and_shows_the_checklist(
-        self, client: httpx.AsyncClient, admin: User
+        self, client: httpx.AsyncClient, admin_user: User
     ) -> None:
         from tests.support.factories import PASSWORD
 
         response = await client.post(
-            "/login", data={"email": admin.email, "password": PASSWORD}, headers=HTML
+            "/login", data={"email": admin_user.email, "password": PASSWORD}, headers=HTML
         )
         assert response.status_code == 303 and response.headers["location"] == "/"
         home = await client.get("/", headers=HTML)
@@ -47,20 +38,20 @@ class TestPages:
         assert "Conexão WhatsApp" in home.text  # the menu Configurações › Conexão WhatsApp
 
     async def test_form_login_failure_is_shown_in_portuguese(
-        self, client: httpx.AsyncClient, admin: User
+        self, client: httpx.AsyncClient, admin_user: User
     ) -> None:
         response = await client.post(
-            "/login", data={"email": admin.email, "password": "errada"}, headers=HTML
+            "/login", data={"email": admin_user.email, "password": "errada"}, headers=HTML
         )
         assert response.status_code == 401
         assert "E-mail ou senha incorretos." in response.text
 
     async def test_checklist_item_is_done_when_connected(
-        self, client: httpx.AsyncClient, admin: User, db: AsyncSession
+        self, client: httpx.AsyncClient, admin_user: User, db: AsyncSession
     ) -> None:
         db.add(
             WhatsAppConnection(
-                organization_id=admin.organization_id,
+                organization_id=admin_user.organization_id,
                 waba_id="1",
                 phone_number_id="2",
                 display_phone_number="+55 11 98888-7777",
@@ -69,20 +60,24 @@ class TestPages:
             )
         )
         await db.commit()
-        await sign_in(client, admin)
+        await sign_in(client, admin_user)
         home = await client.get("/", headers=HTML)
         assert 'class="done"' in home.text and "Concluído" in home.text
         settings_page = await client.get("/settings/whatsapp", headers=HTML)
         assert "WhatsApp conectado" in settings_page.text and "+55 11 98888-7777" in settings_page.text
 
-    async def test_page_view_refreshes_the_csrf_cookie(self, client: httpx.AsyncClient, admin: User) -> None:
-        csrf = await sign_in(client, admin)
+    async def test_page_view_refreshes_the_csrf_cookie(
+        self, client: httpx.AsyncClient, admin_user: User
+    ) -> None:
+        csrf = await sign_in(client, admin_user)
         client.cookies.delete("qualifica_csrf")
         response = await client.get("/", headers=HTML)
         assert response.cookies["qualifica_csrf"] == csrf
 
-    async def test_logout_form_needs_the_csrf_token(self, client: httpx.AsyncClient, admin: User) -> None:
-        csrf = await sign_in(client, admin)
+    async def test_logout_form_needs_the_csrf_token(
+        self, client: httpx.AsyncClient, admin_user: User
+    ) -> None:
+        csrf = await sign_in(client, admin_user)
         refused = await client.post("/logout", data={"csrf_token": "wrong"}, headers=HTML)
         assert refused.status_code == 403
         assert "Recarregue a página" in refused.text

@@ -1,5 +1,5 @@
 """Signed-in admins driving signups against the live Meta sandbox."""
 
-from tests.support.signup import admin, admin_user
+from tests.support.signup import admin
 
-__all__ = ["admin", "admin_user"]
+__all__ = ["admin"]

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -16,9 +14,9 @@ from prometheus_client import REGISTRY
 
 import qualifica.app  # noqa: F401  (imports every module that defines a metric)
 from qualifica.whatsapp.status import connections_gauge
+from tests.support.tools import promtool
 
 OPS = Path(__file__).resolve().parents[2] / "ops"
-IN_CI = os.environ.get("CI") == "true"
 CONTRACT_LABELS = {
     "error_code",
     "step",
@@ -48,15 +46,6 @@ def exported() -> dict[str, str]:
         else:
             names[family.name] = family.type
     return names
-
-
-def promtool() -> str:
-    found = shutil.which("promtool")
-    if found is None:
-        if IN_CI:
-            pytest.fail("promtool is required in CI (Debian package 'prometheus')")
-        pytest.skip("promtool not installed (apt-get install prometheus)")
-    return found
 
 
 class TestAlertRules:

@@ -10,15 +10,14 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qualifica.accounts.models import Role, User
+from qualifica.accounts.models import User
 from qualifica.db import utcnow
 from qualifica.observability import delivery
 from qualifica.observability.analytics import EventName, emit
 from qualifica.observability.delivery import RETRY, SegmentSink, deliver_analytics, deliver_pending
 from qualifica.observability.models import AnalyticsEvent
 from qualifica.runtime import Runtime
-from tests.observability.receiver import Receiver, segment_receiver
-from tests.support.factories import make_org, make_user
+from tests.support.segment import Receiver, segment_receiver
 
 WRITE_KEY = "segment-write-key-for-tests"
 
@@ -27,13 +26,6 @@ WRITE_KEY = "segment-write-key-for-tests"
 def receiver() -> Iterator[Receiver]:
     with segment_receiver() as running:
         yield running
-
-
-@pytest.fixture
-async def user(db: AsyncSession) -> User:
-    user = await make_user(db, await make_org(db), role=Role.ADMIN)
-    await db.commit()
-    return user
 
 
 async def completed_event(db: AsyncSession, user: User) -> AnalyticsEvent:
@@ -54,9 +46,9 @@ async def completed_event(db: AsyncSession, user: User) -> AnalyticsEvent:
 
 class TestSegmentSink:
     async def test_a_failed_delivery_is_retried_after_its_backoff_with_the_same_message_id(
-        self, app: FastAPI, db: AsyncSession, user: User, receiver: Receiver
+        self, app: FastAPI, db: AsyncSession, admin_user: User, receiver: Receiver
     ) -> None:
-        event = await completed_event(db, user)
+        event = await completed_event(db, admin_user)
         sink, sessionmaker = SegmentSink(WRITE_KEY, host=receiver.url), app.state.sessionmaker
         receiver.fail_next = 1
 
@@ -80,17 +72,17 @@ class TestSegmentSink:
         first, second = receiver.messages
         assert first["messageId"] == second["messageId"] == str(event.id)  # Segment deduplicates on it
         assert second["type"] == "track" and second["event"] == "Embedded Signup Completed"
-        assert second["userId"] == str(user.id)
-        assert second["context"]["groupId"] == str(user.organization_id)
+        assert second["userId"] == str(admin_user.id)
+        assert second["context"]["groupId"] == str(admin_user.organization_id)
         assert second["properties"] == event.properties
         request = receiver.requests[-1]
         assert request.path == "/v1/batch"
         assert request.authorization == "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode()
 
     async def test_an_event_that_keeps_failing_stops_after_the_last_attempt(
-        self, app: FastAPI, db: AsyncSession, user: User, receiver: Receiver
+        self, app: FastAPI, db: AsyncSession, admin_user: User, receiver: Receiver
     ) -> None:
-        event = await completed_event(db, user)
+        event = await completed_event(db, admin_user)
         await db.execute(
             AnalyticsEvent.__table__.update().values(delivery_attempts=RETRY.max_attempts)  # type: ignore[attr-defined]
         )
@@ -102,9 +94,14 @@ class TestSegmentSink:
         ) is None
 
     async def test_the_worker_job_delivers_only_when_a_write_key_is_set(
-        self, app: FastAPI, db: AsyncSession, user: User, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+        self,
+        app: FastAPI,
+        db: AsyncSession,
+        admin_user: User,
+        receiver: Receiver,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        await completed_event(db, user)
+        await completed_event(db, admin_user)
         runtime: Runtime = app.state.runtime
         assert await deliver_analytics(runtime) == 0  # no key: the table is the only sink
         monkeypatch.setattr(delivery, "SEGMENT_HOST", receiver.url)

@@ -8,13 +8,12 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from qualifica.app import create_app
 from qualifica.config import WEBHOOK_PATH, Environment, Settings
 from qualifica.meta.sandbox import Sandbox
 from qualifica.meta.webhook_subscription import SUBSCRIBED_FIELDS
 from qualifica.preflight import Check, check_local, run_checks
 from tests.support.environment import service_env
-from tests.support.live import serve_in_thread
+from tests.support.live import live_server
 from tests.support.sandbox import LiveSandbox
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the checks read no table
@@ -22,7 +21,7 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True) 
 
 @pytest.fixture
 def service_url(settings: Settings) -> Iterator[str]:
-    with serve_in_thread(create_app(settings, configure_logs=False), health_path="/readyz") as url:
+    with live_server(settings, health_path="/readyz") as url:
         yield url
 
 

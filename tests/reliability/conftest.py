@@ -15,18 +15,11 @@ import pytest
 
 from bench.leaks import secrets_in_requests
 from qualifica.config import Settings
-from qualifica.logging import build_formatter, configure_logging
 from qualifica.meta.sandbox import Sandbox
-from tests.reliability.support import LOG_DIR
-from tests.support import meta
-from tests.support.factories import PASSWORD
-
-MINTED: dict[str, str] = {
-    meta.APP_SECRET: "app_secret",
-    PASSWORD: "password",
-    meta.VERIFY_TOKEN: "verify_token",
-}
-PYTEST_LOG = LOG_DIR / "pytest.log"
+from tests.support.databases import truncate_postgres
+from tests.support.leaks import MINTED, PYTEST_LOG
+from tests.support.logs import production_logs
+from tests.support.processes import LOG_DIR
 
 
 def _wanted(config: pytest.Config) -> bool:
@@ -57,8 +50,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(params=["postgresql"])
 def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """PostgreSQL only: these are the production claims (several processes on one database)."""
-    from tests.support.databases import truncate_postgres
-
     url: str = request.getfixturevalue("_postgres_url")
     try:
         yield url
@@ -72,16 +63,8 @@ def reliability_log() -> Iterator[Path]:
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     for old in LOG_DIR.glob("*.log"):
         old.unlink()
-    configure_logging("DEBUG")
-    handler = logging.FileHandler(PYTEST_LOG, encoding="utf-8")
-    handler.setFormatter(build_formatter())
-    root = logging.getLogger()
-    root.addHandler(handler)
-    try:
+    with production_logs(logging.FileHandler(PYTEST_LOG, encoding="utf-8")):
         yield PYTEST_LOG
-    finally:
-        root.removeHandler(handler)
-        handler.close()
 
 
 @pytest.fixture(autouse=True)

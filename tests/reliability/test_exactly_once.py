@@ -17,20 +17,24 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica.audit import AuditEntry
-from qualifica.config import Settings
+from qualifica.config import WEBHOOK_PATH, Settings
 from qualifica.meta.sandbox import Sandbox
 from qualifica.meta.sandbox.webhooks import account_update, entry
 from qualifica.meta.sandbox.world import PARTNER_BUSINESS_ID
-from qualifica.meta.signature import sign
 from qualifica.webhooks.models import WebhookChange, WebhookEvent
 from qualifica.whatsapp.models import ConnectionStatus, WhatsAppConnection
-from tests.reliability.support import Process, add_user, credentials, processes, service_env
 from tests.support import meta
+from tests.support.accounts import credentials
+from tests.support.environment import service_env
+from tests.support.factories import add_user
 from tests.support.live import free_port
+from tests.support.processes import Process, processes
+from tests.support.rows import count
+from tests.support.webhooks import signed
 
 SIGNUPS = 12
 W = "/api/v1/whatsapp"
@@ -90,7 +94,7 @@ async def test_duplicate_callbacks_and_deliveries_take_effect_once(
     assert len(codes) == SIGNUPS and set(codes.values()) == {1}, "a code was exchanged twice"
     registered = Counter(r.path for r in sandbox.requests("register"))
     assert set(registered.values()) == {1}, "a number was registered twice"
-    assert await db.scalar(select(func.count()).select_from(WhatsAppConnection)) == SIGNUPS
+    assert await count(db, WhatsAppConnection) == SIGNUPS
 
     bodies = []
     for waba_id in wabas:
@@ -101,27 +105,21 @@ async def test_duplicate_callbacks_and_deliveries_take_effect_once(
         }
         bodies.append(json.dumps(document).encode())
     for raw in bodies:
-        headers = {"X-Hub-Signature-256": sign(raw, meta.APP_SECRET), "Content-Type": "application/json"}
-        answers = await four_times(fleet, "POST", f"{W}/webhook", content=raw, headers=headers)
+        answers = await four_times(fleet, "POST", WEBHOOK_PATH, content=raw, headers=signed(raw))
         assert [r.status_code for r in answers] == [200] * 4
         assert sorted(r.json()["duplicate"] for r in answers) == [False, True, True, True]
 
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # the workers pick the changes up within a few seconds
         db.expire_all()
-        settled = await db.scalar(
-            select(func.count()).select_from(WebhookChange).where(WebhookChange.processed_at.is_not(None))
-        )
+        settled = await count(db, WebhookChange, WebhookChange.processed_at.is_not(None))
         if settled == SIGNUPS:
             break
         await asyncio.sleep(0.5)
-    assert await db.scalar(select(func.count()).select_from(WebhookEvent)) == SIGNUPS
+    assert await count(db, WebhookEvent) == SIGNUPS
     changes = (await db.scalars(select(WebhookChange))).all()
     assert len(changes) == SIGNUPS
     assert {(c.outcome, c.attempts) for c in changes} == {("processed", 1)}, "a change was processed twice"
     statuses = (await db.scalars(select(WhatsAppConnection.status))).all()
     assert statuses == [ConnectionStatus.ERROR] * SIGNUPS
-    changed = await db.scalar(
-        select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "whatsapp.status_changed")
-    )
-    assert changed == SIGNUPS
+    assert await count(db, AuditEntry, AuditEntry.action == "whatsapp.status_changed") == SIGNUPS

@@ -27,8 +27,9 @@ from qualifica.observability.models import AnalyticsEvent
 from qualifica.security.crypto import unseal
 from qualifica.whatsapp.jobs import resume_due
 from qualifica.whatsapp.models import AttemptStatus, EmbeddedSignupAttempt, WhatsAppConnection
-from tests.reliability.support import add_user, credentials
 from tests.support import meta
+from tests.support.accounts import credentials
+from tests.support.factories import add_user
 
 SIGNUPS = int(os.environ.get("SOAK_SIGNUPS", "200"))
 FAULT_RATE = 0.2

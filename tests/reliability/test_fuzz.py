@@ -24,23 +24,24 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica.app import create_app
-from qualifica.config import Settings
+from qualifica.config import WEBHOOK_PATH, Settings
 from qualifica.db import create_engine, create_sessionmaker
 from qualifica.meta.signature import sign
 from qualifica.webhooks.inbox import as_text
 from qualifica.webhooks.models import WebhookChange, WebhookEvent
 from qualifica.webhooks.payload import read
 from qualifica.webhooks.processing import process_webhooks
-from tests.reliability.support import Credentials, add_user, credentials
-from tests.support import meta
+from tests.support.accounts import Credentials, credentials
+from tests.support.factories import add_user
 from tests.support.live import serve_in_thread
+from tests.support.rows import count
+from tests.support.webhooks import post_signed
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
-WEBHOOK = "/api/v1/whatsapp/webhook"
 # Operations whose answers may differ from the schema (none today; still checked for 5xx if listed).
 SCHEMA_GAPS: set[tuple[str, str]] = set()
 
@@ -129,12 +130,10 @@ async def test_malformed_webhooks_are_refused_or_stored_whole(
             {"X-Hub-Signature-256": sign(raw, "not-our-secret")},
             {"X-Hub-Signature-256": "sha256=zz"},
         ):
-            assert (await client.post(WEBHOOK, content=raw, headers=header)).status_code == 401
-    assert await db.scalar(select(func.count()).select_from(WebhookEvent)) == 0
+            assert (await client.post(WEBHOOK_PATH, content=raw, headers=header)).status_code == 401
+    assert await count(db, WebhookEvent) == 0
     for raw in bodies:
-        response = await client.post(
-            WEBHOOK, content=raw, headers={"X-Hub-Signature-256": sign(raw, meta.APP_SECRET)}
-        )
+        response = await post_signed(client, raw)
         assert response.status_code == 200, response.text
     while await process_webhooks(app.state.runtime):  # as the runner does: rounds until idle
         pass
@@ -143,9 +142,7 @@ async def test_malformed_webhooks_are_refused_or_stored_whole(
     stored = {event.payload: event for event in events}
     for raw in set(bodies):
         event = stored[as_text(raw)]  # the whole body, as received
-        changes = await db.scalar(
-            select(func.count()).select_from(WebhookChange).where(WebhookChange.event_id == event.id)
-        )
+        changes = await count(db, WebhookChange, WebhookChange.event_id == event.id)
         assert changes == len(read(raw)), raw[:60]
         assert event.outcome == ("split" if changes else "malformed") or event.outcome == "split", (
             event.outcome

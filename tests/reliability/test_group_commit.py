@@ -9,19 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qualifica.meta.signature import sign
 from qualifica.webhooks import inbox
 from qualifica.webhooks.models import WebhookEvent
-from tests.support import meta
-
-WEBHOOK = "/api/v1/whatsapp/webhook"
-
-
-def signed(raw: bytes) -> dict[str, str]:
-    return {"X-Hub-Signature-256": sign(raw, meta.APP_SECRET), "Content-Type": "application/json"}
+from tests.support.rows import count
+from tests.support.webhooks import post_signed
 
 
 async def test_concurrent_deliveries_share_commits_and_a_bad_row_fails_alone(
@@ -41,7 +34,7 @@ async def test_concurrent_deliveries_share_commits_and_a_bad_row_fails_alone(
     monkeypatch.setattr(inbox, "insert_rows", refusing)
     deliveries = [*bodies, bodies[3], bodies[3]]  # a duplicate in the same burst
     results = await asyncio.gather(
-        *(client.post(WEBHOOK, content=raw, headers=signed(raw)) for raw in deliveries),
+        *(post_signed(client, raw) for raw in deliveries),
         return_exceptions=True,
     )
     failures = [r for r in results if isinstance(r, BaseException)]
@@ -50,5 +43,4 @@ async def test_concurrent_deliveries_share_commits_and_a_bad_row_fails_alone(
     assert {r.status_code for r in answers} == {200}
     assert sum(r.json()["duplicate"] for r in answers) == 2
     assert max(batches) > 1, "the burst never shared a commit"
-    stored = await db.scalar(select(func.count()).select_from(WebhookEvent))
-    assert stored == len(bodies) - 1
+    assert await count(db, WebhookEvent) == len(bodies) - 1

@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica.accounts.models import Organization, Role, User
 from qualifica.meta.sandbox import Sandbox
-from tests.reliability.support import Credentials, add_user, credentials
+from tests.support.accounts import Credentials, credentials
+from tests.support.factories import add_user
 
 W = "/api/v1/whatsapp"
 # (method, path) → expected status for: anonymous, member (same organization), outsider (admin of another

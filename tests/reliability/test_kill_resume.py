@@ -24,8 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qualifica.config import Settings
 from qualifica.meta.sandbox import Sandbox
 from qualifica.whatsapp.models import AttemptStatus, EmbeddedSignupAttempt, WhatsAppConnection
-from tests.reliability.support import Credentials, Process, add_user, credentials, processes, service_env
+from tests.support.accounts import Credentials, credentials
+from tests.support.environment import service_env
+from tests.support.factories import add_user
 from tests.support.live import free_port
+from tests.support.processes import Process, processes
 
 SIGNUPS = int(os.environ.get("KILL_SIGNUPS", "24"))
 LANES = 4

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 
 from bench.leaks import scan
-from tests.reliability.conftest import MINTED, PYTEST_LOG
-from tests.reliability.support import LOG_DIR
+from tests.support.leaks import MINTED, PYTEST_LOG
+from tests.support.processes import LOG_DIR
 
 
 def test_no_secret_reaches_any_log() -> None:

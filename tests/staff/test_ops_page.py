@@ -8,12 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica.accounts.models import Organization, Role, User
-from qualifica.audit import AuditEntry
 from qualifica.flags import WHATSAPP_EMBEDDED_SIGNUP, FeatureFlag
 from qualifica.meta.sandbox import Sandbox
-from tests.foundation.helpers import sign_in
-from tests.staff.conftest import make_history
+from tests.support.accounts import sign_in
 from tests.support.factories import make_user
+from tests.support.rows import audit_entries
+from tests.support.signup import make_history
 
 HTML = {"Accept": "text/html"}
 
@@ -85,9 +85,7 @@ class TestOpsPage:
             (WHATSAPP_EMBEDDED_SIGNUP, None, False, staff.email),
             (WHATSAPP_EMBEDDED_SIGNUP, organization.id, True, staff.email),
         ]
-        audit = (
-            await db.scalars(select(AuditEntry).where(AuditEntry.action == "feature_flag.changed"))
-        ).all()
+        audit = await audit_entries(db, "feature_flag.changed")
         assert [(entry.actor_user_id, entry.details["change"]) for entry in audit if entry.details] == [
             (staff.id, "off"), (staff.id, "on"),
         ]  # fmt: skip

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -8,31 +8,25 @@ import pytest
 from playwright.async_api import Browser, Page
 
 from qualifica.accounts.models import User
-from qualifica.app import create_app
 from qualifica.config import Settings
 from qualifica.meta.sandbox import Sandbox
-from tests.staff.conftest import make_history
-from tests.support.browser import launch_chromium
-from tests.support.factories import PASSWORD
-from tests.support.live import serve_in_thread
+from tests.support.browser import launch_chromium, log_in
+from tests.support.live import live_server
+from tests.support.signup import make_history
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "ops-page.png"
 
 
 @pytest.fixture
-async def live_url(settings: Settings) -> AsyncIterator[str]:
-    with serve_in_thread(create_app(settings, configure_logs=False)) as url:
+def live_url(settings: Settings) -> Iterator[str]:
+    with live_server(settings) as url:
         yield url
 
 
 async def signed_in(browser: Browser, live_url: str, user: User) -> Page:
     page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
-    await page.goto(live_url + "/login")
-    await page.get_by_label("E-mail").fill(user.email)
-    await page.get_by_label("Senha").fill(PASSWORD)
-    await page.get_by_role("button", name="Entrar").click()
-    await page.wait_for_url(live_url + "/")
+    await log_in(page, live_url, user)
     return page
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, Page, async_playwright
+
+from qualifica.accounts.models import User
+from tests.support.factories import PASSWORD
+from tests.support.tools import chromium
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -23,15 +25,9 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 
-def chromium_path() -> str | None:
-    return os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @asynccontextmanager
 async def launch_chromium() -> AsyncIterator[Browser]:
-    executable = chromium_path()
-    if executable is None:
-        raise RuntimeError("Chromium not found: apt-get install -y chromium (or set CHROMIUM_PATH)")
+    executable = chromium()
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=executable, headless=True, args=CHROMIUM_ARGS
@@ -40,3 +36,12 @@ async def launch_chromium() -> AsyncIterator[Browser]:
             yield browser
         finally:
             await browser.close()
+
+
+async def log_in(page: Page, base_url: str, user: User) -> None:
+    """Through the login form, as a person would; the page ends on the home page."""
+    await page.goto(base_url + "/login")
+    await page.get_by_label("E-mail").fill(user.email)
+    await page.get_by_label("Senha").fill(PASSWORD)
+    await page.get_by_role("button", name="Entrar").click()
+    await page.wait_for_url(base_url + "/")

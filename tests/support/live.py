@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -10,6 +11,9 @@ from contextlib import contextmanager
 import httpx
 import uvicorn
 from starlette.types import ASGIApp
+
+from qualifica.app import create_app
+from qualifica.config import Settings
 
 
 @contextmanager
@@ -45,10 +49,16 @@ def serve_in_thread(app: ASGIApp, *, health_path: str | None = "/healthz", port:
         thread.join(timeout=10)
 
 
+@contextmanager
+def live_server(settings: Settings, *, worker: bool = False, health_path: str = "/healthz") -> Iterator[str]:
+    """The service on a real socket (beside the test's own app, same database), with or without its worker."""
+    app = create_app(settings, configure_logs=False, embedded_worker=worker)
+    with serve_in_thread(app, health_path=health_path) as url:
+        yield url
+
+
 def free_port() -> int:
     """A port free right now, for a server started in another process."""
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]

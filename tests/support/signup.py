@@ -6,12 +6,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from qualifica.accounts.models import Role, User
+from qualifica.accounts.models import User
 from qualifica.meta.sandbox import Sandbox, SignupResult
-from tests.foundation.helpers import sign_in
-from tests.support.factories import make_org, make_user
+from tests.support.accounts import sign_in
 
 BASE = "/api/v1/whatsapp"
 CALLBACK_FIELDS = ("waba_id", "phone_number_id", "business_id")
@@ -57,13 +55,16 @@ class Browser:
 
 
 @pytest.fixture
-async def admin_user(db: AsyncSession) -> User:
-    user = await make_user(db, await make_org(db, "Imobiliária Horizonte"), role=Role.ADMIN)
-    await db.commit()
-    return user
-
-
-@pytest.fixture
 async def admin(client: httpx.AsyncClient, admin_user: User) -> Browser:
     """A signed-in admin's browser (tests/whatsapp names the user ``admin`` instead)."""
     return Browser(client, await sign_in(client, admin_user))
+
+
+async def make_history(client: httpx.AsyncClient, admin_user: User, sandbox: Sandbox) -> None:
+    """One completed signup, one cancelled in the phone step, one failed at the code exchange."""
+    admin = Browser(client, await sign_in(client, admin_user))
+    assert (await admin.cancel("PHONE_NUMBER_SETUP")).status_code == 204
+    sandbox.fail_next("oauth_access_token", code=100, message="(#100) Invalid parameter")
+    assert (await admin.connect(sandbox)).status_code == 502
+    assert (await admin.connect(sandbox)).status_code == 200
+    client.cookies.clear()

@@ -23,8 +23,11 @@ from qualifica.webhooks.models import WebhookChange
 from qualifica.webhooks.processing import process_webhooks
 from qualifica.whatsapp.connection_state import ERROR_MESSAGES
 from qualifica.whatsapp.models import AttemptStatus, ConnectionStatus, EmbeddedSignupAttempt
+from tests.support.connections import connect_with_sandbox, reload
 from tests.support.factories import PASSWORD, make_org, make_user
-from tests.webhooks.helpers import connect_with_sandbox, live_server, metric, reload, status_audits
+from tests.support.live import live_server
+from tests.support.metrics import metric
+from tests.support.rows import status_audits
 
 STATUS_CHANGES = "qualifica_whatsapp_status_changes_total"
 SCHEDULED_BAN = {"waba_ban_state": "SCHEDULE_FOR_DISABLE", "waba_ban_date": "April 17, 2025"}

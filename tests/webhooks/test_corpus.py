@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qualifica.runtime import Runtime
 from qualifica.webhooks.models import WebhookChange, WebhookEvent
 from qualifica.webhooks.processing import process_webhooks
-from tests.webhooks.helpers import count, make_connection, post_signed
+from tests.support.connections import make_connection
+from tests.support.rows import count
+from tests.support.webhooks import post_signed
 
 # A copy of shared/fixtures/meta-webhooks (MIT-licensed pywa test data, see its README and licence).
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "meta-webhooks"

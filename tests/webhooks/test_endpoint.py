@@ -14,7 +14,9 @@ from qualifica.meta.signature import sign
 from qualifica.middleware import WEBHOOK_BODY_LIMIT
 from qualifica.webhooks.models import WebhookEvent
 from tests.support.meta import APP_SECRET, VERIFY_TOKEN
-from tests.webhooks.helpers import account_entry, count, envelope, metric, post_signed, signed
+from tests.support.metrics import metric
+from tests.support.rows import count
+from tests.support.webhooks import account_entry, envelope, post_signed, signed
 
 BODY = envelope(account_entry("PARTNER_ADDED", "4000000000001"))
 EVENTS = "qualifica_webhook_events_total"

@@ -22,16 +22,10 @@ from qualifica.webhooks.models import WebhookChange, WebhookEvent
 from qualifica.webhooks.processing import claim_due, process_webhooks
 from qualifica.webhooks.routing import Context
 from qualifica.whatsapp.models import ConnectionStatus
-from tests.webhooks.helpers import (
-    account_entry,
-    count,
-    envelope,
-    make_connection,
-    metric,
-    post_signed,
-    reload,
-    status_audits,
-)
+from tests.support.connections import make_connection, reload
+from tests.support.metrics import metric
+from tests.support.rows import count, status_audits
+from tests.support.webhooks import account_entry, envelope, post_signed
 
 EVENTS = "qualifica_webhook_events_total"
 

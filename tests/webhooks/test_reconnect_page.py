@@ -13,8 +13,9 @@ from qualifica.accounts.models import Organization
 from qualifica.config import WEBHOOK_PATH, Settings
 from qualifica.meta.sandbox import Sandbox
 from tests.support.browser import SCREENSHOTS, launch_chromium
+from tests.support.connections import connect_with_sandbox
 from tests.support.factories import PASSWORD, make_user
-from tests.webhooks.helpers import connect_with_sandbox, live_server
+from tests.support.live import live_server
 
 pytestmark = pytest.mark.e2e
 RECONNECT = "Sessão expirada. Clique para reconectar."

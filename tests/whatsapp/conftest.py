@@ -1,16 +1,12 @@
-"""The service under test talks to the live Meta sandbox over a real socket."""
+"""The service under test talks to the live Meta sandbox over a real socket; ``admin`` is the admin user."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from qualifica.accounts.models import Role, User
-from tests.support.factories import make_org, make_user
+from qualifica.accounts.models import User
 
 
 @pytest.fixture
-async def admin(db: AsyncSession) -> User:
-    user = await make_user(db, await make_org(db, "Imobiliária Horizonte"), role=Role.ADMIN)
-    await db.commit()
-    return user
+def admin(admin_user: User) -> User:
+    return admin_user

@@ -13,7 +13,7 @@ from qualifica.accounts.models import User
 from qualifica.meta.sandbox import Sandbox
 from qualifica.whatsapp.errors import MetaFailure, SessionExpired
 from qualifica.whatsapp.outcomes import AttemptOutcome
-from tests.foundation.helpers import sign_in
+from tests.support.accounts import sign_in
 from tests.support.signup import Browser
 
 API = "/api/v1/whatsapp"

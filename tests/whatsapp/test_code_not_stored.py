@@ -22,7 +22,7 @@ from qualifica.meta.sandbox import Sandbox
 from qualifica.migrate import downgrade, upgrade
 from qualifica.security.crypto import DecryptionError, KeyRing, associated_data
 from qualifica.whatsapp.models import AttemptStatus, EmbeddedSignupAttempt
-from tests.foundation.helpers import sign_in
+from tests.support.accounts import sign_in
 from tests.support.signup import Browser
 
 ATTEMPTS = EmbeddedSignupAttempt.__table__

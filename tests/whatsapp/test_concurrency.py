@@ -18,7 +18,7 @@ from qualifica.meta.sandbox import Sandbox
 from qualifica.security.crypto import seal
 from qualifica.whatsapp.jobs import resume_due
 from qualifica.whatsapp.models import AttemptStatus, EmbeddedSignupAttempt, WhatsAppConnection
-from tests.foundation.helpers import sign_in
+from tests.support.accounts import sign_in
 from tests.support.factories import make_org, make_user
 from tests.support.signup import Browser
 

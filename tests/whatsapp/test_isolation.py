@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica.accounts.models import Organization, Role, User
 from qualifica.meta.sandbox import Sandbox
-from tests.foundation.helpers import sign_in
+from tests.support.accounts import sign_in
 from tests.support.factories import make_org, make_user
 from tests.support.signup import BASE, Browser
 

@@ -12,7 +12,7 @@ from qualifica.meta.sandbox import Sandbox
 from qualifica.observability.models import AnalyticsEvent
 from qualifica.security.crypto import unseal
 from qualifica.whatsapp.models import AttemptStatus, EmbeddedSignupAttempt, WhatsAppConnection
-from tests.foundation.helpers import sign_in
+from tests.support.accounts import sign_in
 from tests.support.signup import Browser
 
 

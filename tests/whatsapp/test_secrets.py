@@ -15,7 +15,7 @@ from qualifica.meta.sandbox import Sandbox
 from qualifica.observability.models import AnalyticsEvent
 from qualifica.security.crypto import unseal
 from qualifica.whatsapp.models import WhatsAppConnection
-from tests.foundation.helpers import sign_in
+from tests.support.accounts import sign_in
 from tests.support.meta import APP_SECRET
 from tests.support.signup import Browser
 

@@ -14,7 +14,7 @@ from qualifica.meta.client import GraphClient
 from qualifica.meta.sandbox import Sandbox
 from qualifica.observability.models import AnalyticsEvent
 from qualifica.whatsapp.models import AttemptStatus, EmbeddedSignupAttempt, WhatsAppConnection
-from tests.foundation.helpers import sign_in
+from tests.support.accounts import sign_in
 from tests.support.factories import make_user
 from tests.support.meta import APP_ID, APP_SECRET
 from tests.support.sandbox import LiveSandbox

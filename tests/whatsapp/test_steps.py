@@ -13,7 +13,7 @@ import qualifica
 from qualifica.accounts.models import User
 from qualifica.whatsapp.errors import META_ERROR_MESSAGE, meta_error_sentence
 from qualifica.whatsapp.steps import PageStage, Progress, popup_step, progress_text, step_texts
-from tests.foundation.helpers import sign_in
+from tests.support.accounts import sign_in
 
 SCRIPT = Path(qualifica.__file__).parent / "static" / "whatsapp.js"
 

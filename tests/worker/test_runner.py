@@ -19,7 +19,7 @@ from qualifica.runtime import Runtime
 from qualifica.webhooks import jobs as webhook_jobs
 from qualifica.webhooks.models import WebhookChange
 from qualifica.worker import JOBS
-from tests.webhooks.helpers import account_entry, envelope, post_signed
+from tests.support.webhooks import account_entry, envelope, post_signed
 
 BLOCKED_SECONDS = 30.0
 

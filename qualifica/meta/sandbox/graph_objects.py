@@ -90,7 +90,7 @@ class GraphObjects:
             raise faults.code_used()
         if self.sandbox.now() - code.created_at > CODE_TTL_SECONDS:
             raise faults.code_expired()
-        # A popup code takes no redirect_uri at all, not even an empty one (reference §2.1).
+        # A popup code takes no redirect_uri at all, not even an empty one (docs/meta.md#exchanging-the-code).
         if params.get("redirect_uri") != code.redirect_uri:
             raise faults.redirect_uri_mismatch()
         code.used = True

@@ -11,7 +11,7 @@ LatencyKind = Literal["fixed", "uniform", "lognormal"]
 Order = Literal["message_first", "callback_first", "random"]
 ErrorField = Literal["error_code", "error_id", "both"]
 
-# Meta's texts for codes a test may inject without spelling out a message (reference §5.2, [S35]).
+# Meta's texts for codes a test may inject without spelling out a message (docs/meta.md#graph-errors).
 DEFAULT_MESSAGES = {
     1: "An unknown error occurred",
     2: "An unexpected error has occurred. Please retry your request later.",

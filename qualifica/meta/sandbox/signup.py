@@ -12,8 +12,8 @@ from typing import Any, Literal
 from qualifica.meta.sandbox.scenario import AutoMode, ErrorField, Order
 from qualifica.meta.sandbox.world import Code, World
 
-# Page → Meta's ``current_step`` for a CANCEL there (reference §1.4). Login has none: closing it yields
-# no event at all, which the app reads as a cancel at "login".
+# Page → Meta's ``current_step`` for a CANCEL there (docs/meta.md#popup-session-events). Login has none:
+# closing it yields no event at all, which the app reads as a cancel at "login".
 CURRENT_STEP = {
     "business": "BUSINESS_ACCOUNT_SELECTION",
     "waba": "WABA_PHONE_PROFILE_PICKER",

@@ -40,7 +40,7 @@ class Delivery:
 
 def entry(entry_id: str, field: str, value: dict[str, Any], now: float | None) -> dict[str, Any]:
     item: dict[str, Any] = {"id": entry_id, "changes": [{"field": field, "value": value}]}
-    if now is not None:  # messages payloads carry no time (reference §6.2)
+    if now is not None:  # messages payloads carry no time (docs/meta.md#webhook-notifications)
         item["time"] = int(now)
     return item
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PROFILE_NAME = "Ana Souza"
-# Our app's own business (the Tech Provider): the entry id of partner-level account_update webhooks.
+# Our app's own business (the Tech Provider): the entry id of partner-level account_update webhooks
+# (docs/meta.md#webhook-notifications).
 PARTNER_BUSINESS_ID = "880000000000900"
 REGISTRATION_WINDOW_SECONDS = 72 * 3600
 REGISTRATION_LIMIT = 10
