@@ -6,7 +6,7 @@ import pytest
 
 from qualifica.meta.errors import MetaError, error_from_envelope
 
-# (code, subcode, message, HTTP status, transient?) — reference §2.3 and §5.2.
+# (code, subcode, message, HTTP status, transient?) — docs/meta.md#exchanging-the-code and #graph-errors.
 ERROR_TABLE = [
     (1, None, "An unknown error occurred", 400, True),
     (2, None, "An unexpected error has occurred. Please retry your request later.", 500, True),

@@ -84,7 +84,8 @@ async def run_login(
     async with page.expect_popup() as popup_info:
         await page.get_by_role("button", name="Conectar WhatsApp").click()
     popup = await popup_info.value
-    await popup.wait_for_event("close", timeout=15000)
+    if not popup.is_closed():  # an auto-closing popup may be gone before we start listening
+        await popup.wait_for_event("close", timeout=15000)
     condition = "l.some(e => e.kind === 'callback')"
     if expect_message:
         condition += " && l.some(e => e.json && e.json.type === 'WA_EMBEDDED_SIGNUP')"
@@ -239,7 +240,7 @@ class TestByHand:
     async def test_closing_the_window_reports_the_screen(
         self, page: Page, page_origin: str, sandbox: Sandbox, clicks: int, expected: str
     ) -> None:
-        """X on a step is a CANCEL there; X on the final screen still counts as FINISH (reference §1.4)."""
+        """X on a step is a CANCEL there; X on the final screen still counts as FINISH (docs/meta.md#popup-session-events)."""
         sandbox.set_auto(None)
         await page.goto(page_origin)
         await page.wait_for_function("() => window.__ready === true")
