@@ -7,20 +7,13 @@ from playwright.async_api import expect
 
 from qualifica.meta.sandbox.signup import USER_ERROR_CODE, USER_ERROR_MESSAGE
 from tests.e2e.pilot import CANCELLED, EXPIRED, SETTINGS_PATH, Pilot, meta_error
+from tests.support.signup import META_STEPS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
 CANCELLED_EVENT = "Embedded Signup Cancelled"
 FAILED_EVENT = "Embedded Signup Failed"
 FAST = SETTINGS_PATH + "?watchdog_ms=600"  # the wait for a late session message shrinks with the watchdog
-META_STEPS = [
-    ("BUSINESS_ACCOUNT_SELECTION", "business"),
-    ("WABA_PHONE_PROFILE_PICKER", "waba"),
-    ("WHATSAPP_BUSINESS_PROFILE_SETUP", "waba"),
-    ("PHONE_NUMBER_SETUP", "phone"),
-    ("PHONE_NUMBER_VERIFICATION", "phone"),
-    ("PERMISSIONS", "permissions"),
-]
 
 
 async def expect_cancelled(pilot: Pilot, *steps: str) -> None:

@@ -240,7 +240,10 @@ class TestByHand:
     async def test_closing_the_window_reports_the_screen(
         self, page: Page, page_origin: str, sandbox: Sandbox, clicks: int, expected: str
     ) -> None:
-        """X on a step is a CANCEL there; X on the final screen still counts as FINISH (docs/meta.md#popup-session-events)."""
+        """X on a step is a CANCEL there; X on the final screen still counts as FINISH.
+
+        See docs/meta.md#popup-session-events.
+        """
         sandbox.set_auto(None)
         await page.goto(page_origin)
         await page.wait_for_function("() => window.__ready === true")

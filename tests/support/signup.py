@@ -13,6 +13,15 @@ from tests.support.accounts import sign_in
 
 BASE = "/api/v1/whatsapp"
 CALLBACK_FIELDS = ("waba_id", "phone_number_id", "business_id")
+# Meta's ``current_step`` values and the step we record for each (ARCHITECTURE §10, "Steps").
+META_STEPS = [
+    ("BUSINESS_ACCOUNT_SELECTION", "business"),
+    ("WABA_PHONE_PROFILE_PICKER", "waba"),
+    ("WHATSAPP_BUSINESS_PROFILE_SETUP", "waba"),
+    ("PHONE_NUMBER_SETUP", "phone"),
+    ("PHONE_NUMBER_VERIFICATION", "phone"),
+    ("PERMISSIONS", "permissions"),
+]
 
 
 class Browser:

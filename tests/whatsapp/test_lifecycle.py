@@ -13,7 +13,7 @@ from qualifica.observability.models import AnalyticsEvent
 from qualifica.security.crypto import unseal
 from qualifica.whatsapp.models import AttemptStatus, EmbeddedSignupAttempt, WhatsAppConnection
 from tests.support.accounts import sign_in
-from tests.support.signup import Browser
+from tests.support.signup import META_STEPS, Browser
 
 
 @pytest.fixture
@@ -30,12 +30,7 @@ class TestCancel:
     @pytest.mark.parametrize(
         ("current_step", "step"),
         [
-            ("BUSINESS_ACCOUNT_SELECTION", "business"),
-            ("WABA_PHONE_PROFILE_PICKER", "waba"),
-            ("WHATSAPP_BUSINESS_PROFILE_SETUP", "waba"),
-            ("PHONE_NUMBER_SETUP", "phone"),
-            ("PHONE_NUMBER_VERIFICATION", "phone"),
-            ("PERMISSIONS", "permissions"),
+            *META_STEPS,
             ("SOMETHING_NEW", "something_new"),
             (None, "login"),
         ],

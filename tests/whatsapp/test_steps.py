@@ -14,6 +14,7 @@ from qualifica.accounts.models import User
 from qualifica.whatsapp.errors import META_ERROR_MESSAGE, meta_error_sentence
 from qualifica.whatsapp.steps import PageStage, Progress, popup_step, progress_text, step_texts
 from tests.support.accounts import sign_in
+from tests.support.signup import META_STEPS
 
 SCRIPT = Path(qualifica.__file__).parent / "static" / "whatsapp.js"
 
@@ -34,12 +35,7 @@ class TestPopupSteps:
     @pytest.mark.parametrize(
         ("current_step", "recorded"),
         [
-            ("BUSINESS_ACCOUNT_SELECTION", "business"),
-            ("WABA_PHONE_PROFILE_PICKER", "waba"),
-            ("WHATSAPP_BUSINESS_PROFILE_SETUP", "waba"),
-            ("PHONE_NUMBER_SETUP", "phone"),
-            ("PHONE_NUMBER_VERIFICATION", "phone"),
-            ("PERMISSIONS", "permissions"),
+            *META_STEPS,
             ("payment", "payment"),
             ("SOMETHING_NEW ", "something_new"),
             (None, "login"),
