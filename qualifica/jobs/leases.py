@@ -2,16 +2,24 @@
 
 A row is held through ``lease_owner`` (the runtime's ``owner``) and ``lease_expires_at``. Claims and guarded
 writes are single compare-and-set statements, atomic on PostgreSQL (row lock) and SQLite (database lock)
-alike; a write that finds the lease gone raises ``LeaseLost`` and the run stops without writing more.
+alike; a write that finds the lease gone raises ``LeaseLost`` and the run stops without writing more. On
+PostgreSQL candidates are read ``FOR UPDATE SKIP LOCKED`` so concurrent workers spread over them; SQLite has a
+single writer, so there the compare-and-set alone decides.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVarTuple, cast
 
-from sqlalchemy import ColumnElement, String, Text, or_
+from sqlalchemy import ColumnElement, CursorResult, Select, String, Text, Update, or_
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
+
+from qualifica.runtime import Runtime
+
+Ts = TypeVarTuple("Ts")
 
 
 class LeaseLost(Exception):
@@ -41,6 +49,23 @@ def lease_free(lease_expires_at: Mapped[datetime | None], now: datetime) -> Colu
 def not_before(moment: Mapped[datetime | None], now: datetime) -> ColumnElement[bool]:
     """The row is due: no waiting time set, or it has passed."""
     return or_(moment.is_(None), moment <= now)
+
+
+def spread(candidates: Select[*Ts], runtime: Runtime) -> Select[*Ts]:
+    """Skip the candidates another worker is claiming right now (PostgreSQL; SQLite has one writer)."""
+    return candidates if runtime.is_sqlite else candidates.with_for_update(skip_locked=True)
+
+
+async def compare_and_set(session: AsyncSession, statement: Update) -> bool:
+    """Run a conditional UPDATE of one row; True when its condition held (this runner won the row)."""
+    result = cast(CursorResult[Any], await session.execute(statement))
+    return result.rowcount == 1
+
+
+async def write_holding(session: AsyncSession, statement: Update) -> None:
+    """A write guarded by the lease (its WHERE names this runner): ``LeaseLost`` when the row is not ours."""
+    if not await compare_and_set(session, statement):
+        raise LeaseLost
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, select, update
 
 from qualifica.db import utcnow
-from qualifica.jobs.leases import LeaseLost, RetryPolicy, lease_free, not_before
+from qualifica.jobs.leases import LeaseLost, RetryPolicy, lease_free, not_before, spread, write_holding
 from qualifica.logging import get_logger
 from qualifica.observability import webhook_metrics
 from qualifica.observability.webhook_metrics import WebhookOutcome
@@ -47,9 +47,7 @@ async def process_webhooks(runtime: Runtime, *, now: datetime | None = None) -> 
 
 async def split_pending(runtime: Runtime, *, limit: int = BATCH) -> int:
     pending = select(WebhookEvent.id).where(WebhookEvent.processed_at.is_(None))
-    pending = pending.order_by(WebhookEvent.received_at).limit(limit)
-    if not runtime.is_sqlite:
-        pending = pending.with_for_update(skip_locked=True)
+    pending = spread(pending.order_by(WebhookEvent.received_at).limit(limit), runtime)
     async with runtime.sessionmaker.begin() as session:
         claimed = await session.execute(
             update(WebhookEvent)
@@ -109,9 +107,7 @@ async def claim_due(runtime: Runtime, *, now: datetime | None = None, limit: int
     """Take the lease of up to ``limit`` due changes, oldest first; a single compare-and-set statement."""
     now = now or utcnow()
     due = select(WebhookChange.id).where(_due(now))
-    due = due.order_by(WebhookChange.received_at, WebhookChange.position).limit(limit)
-    if not runtime.is_sqlite:
-        due = due.with_for_update(skip_locked=True)
+    due = spread(due.order_by(WebhookChange.received_at, WebhookChange.position).limit(limit), runtime)
     async with runtime.sessionmaker.begin() as session:
         result = await session.execute(
             update(WebhookChange)
@@ -139,7 +135,8 @@ async def handle(runtime: Runtime, change_id: uuid.UUID) -> WebhookOutcome:
                 change.organization_id = connection.organization_id
             handler = handler_for(change.field)
             outcome = await handler(Context(session, runtime, change, connection))
-            settled = await session.execute(
+            await write_holding(
+                session,
                 update(WebhookChange)
                 .where(WebhookChange.id == change_id, WebhookChange.lease_owner == runtime.owner)
                 .values(
@@ -150,10 +147,8 @@ async def handle(runtime: Runtime, change_id: uuid.UUID) -> WebhookOutcome:
                     lease_owner=None,
                     lease_expires_at=None,
                 )
-                .execution_options(synchronize_session=False)
+                .execution_options(synchronize_session=False),
             )
-            if settled.rowcount != 1:  # type: ignore[attr-defined]
-                raise LeaseLost
             field = change.field
     except LeaseLost:
         log.warning("webhook.lease_lost", change_id=str(change_id))

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from qualifica.db import utcnow
-from qualifica.jobs.leases import LeaseLost, RetryPolicy, lease_free
+from qualifica.jobs.leases import LeaseLost, RetryPolicy, compare_and_set, lease_free, spread, write_holding
 from qualifica.runtime import Runtime
 from qualifica.whatsapp.models import AttemptStatus, EmbeddedSignupAttempt
 
@@ -42,20 +42,20 @@ async def load(runtime: Runtime, attempt_id: uuid.UUID) -> Attempt:
 async def write(runtime: Runtime, attempt_id: uuid.UUID, **values: Any) -> None:
     """Persist a step's result and renew the lease, if (and only if) this runner still holds it."""
     async with runtime.sessionmaker() as session, session.begin():
-        result = await session.execute(
+        await write_holding(
+            session,
             update(Attempt)
             .where(Attempt.id == attempt_id, Attempt.lease_owner == runtime.owner)
-            .values(lease_expires_at=utcnow() + LEASE, updated_at=utcnow(), **values)
+            .values(lease_expires_at=utcnow() + LEASE, updated_at=utcnow(), **values),
         )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise LeaseLost
 
 
 async def claim(runtime: Runtime, attempt_id: uuid.UUID, *, now: datetime | None = None) -> bool:
     """Take the lease of a processing attempt whose lease is free or expired."""
     now = now or utcnow()
     async with runtime.sessionmaker() as session, session.begin():
-        result = await session.execute(
+        return await compare_and_set(
+            session,
             update(Attempt)
             .where(
                 Attempt.id == attempt_id,
@@ -64,9 +64,8 @@ async def claim(runtime: Runtime, attempt_id: uuid.UUID, *, now: datetime | None
             )
             .values(
                 lease_owner=runtime.owner, lease_expires_at=now + LEASE, resume_count=Attempt.resume_count + 1
-            )
+            ),
         )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 async def due_for_resume(runtime: Runtime, *, now: datetime, limit: int) -> list[tuple[uuid.UUID, bool]]:
@@ -77,8 +76,6 @@ async def due_for_resume(runtime: Runtime, *, now: datetime, limit: int) -> list
         .order_by(Attempt.updated_at)
         .limit(limit)
     )
-    if not runtime.is_sqlite:
-        query = query.with_for_update(skip_locked=True)
     async with runtime.sessionmaker() as session, session.begin():
-        rows = (await session.execute(query)).all()
+        rows = (await session.execute(spread(query, runtime))).all()
     return [(row.id, row.lease_owner is not None) for row in rows]

@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica.db import utcnow
+from qualifica.jobs.leases import compare_and_set
 from qualifica.logging import get_logger
 from qualifica.meta.errors import MetaError
 from qualifica.meta.models import PhoneNumber, TokenInfo
@@ -92,12 +93,12 @@ async def claim(
     due = or_(checked.is_(None), checked < not_since) if on_demand else _not_checked_since(not_since)
     statuses = (ConnectionStatus.ACTIVE, ConnectionStatus.ERROR) if on_demand else (ConnectionStatus.ACTIVE,)
     async with runtime.sessionmaker.begin() as session:
-        result = await session.execute(
+        return await compare_and_set(
+            session,
             update(WhatsAppConnection)
             .where(WhatsAppConnection.id == connection_id, WhatsAppConnection.status.in_(statuses), due)
-            .values(last_health_check_at=now)
+            .values(last_health_check_at=now),
         )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 async def check_organization(session: AsyncSession, runtime: Runtime, *, organization_id: uuid.UUID) -> None:
