@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +23,7 @@ from qualifica.worker import JOBS
 from tests.support.webhooks import account_entry, envelope, post_signed
 
 BLOCKED_SECONDS = 30.0
+SECRET = "EAAGm0PX4ZCpsBAKlnot-a-real-token"  # a marker that must never reach a log line
 
 
 @asynccontextmanager
@@ -83,7 +85,7 @@ class TestIndependentJobs:
 
         async def broken(_: Runtime) -> int:
             failures.append(time.monotonic())
-            raise RuntimeError("database went away")
+            raise RuntimeError(f"Meta answered 500 to {SECRET}")
 
         async def healthy(_: Runtime) -> int:
             ticks.append(time.monotonic())
@@ -100,6 +102,8 @@ class TestIndependentJobs:
             json.loads(line) for line in captured_logs.getvalue().splitlines() if "worker_job_failed" in line
         ]
         assert failed and failed[0]["job"] == "broken.job" and failed[0]["error_type"] == "RuntimeError"
+        assert failed[0]["where"].startswith("broken (test_runner.py:")
+        assert SECRET not in captured_logs.getvalue()
 
     async def test_a_failing_job_backs_off_instead_of_spinning(
         self, runtime: Runtime, captured_logs: io.StringIO
@@ -175,6 +179,49 @@ class TestStop:
         await asyncio.wait_for(task, timeout=5)
 
         assert time.monotonic() - stopped_at < 1.5
+
+    async def test_a_round_under_way_is_awaited_when_it_ends_within_the_grace(self, runtime: Runtime) -> None:
+        started, finished = asyncio.Event(), asyncio.Event()
+
+        async def short(_: Runtime) -> int:
+            started.set()
+            await asyncio.sleep(0.3)  # a batch about to commit
+            finished.set()
+            return 1
+
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_jobs(runtime, [Job("short.job", short)], stop, grace=5.0))
+        await asyncio.wait_for(started.wait(), timeout=2)
+        stop.set()
+        await asyncio.wait_for(task, timeout=5)
+
+        assert finished.is_set()
+
+    async def test_cancelling_the_runner_cancels_every_loop(self, runtime: Runtime) -> None:
+        started, cancelled = asyncio.Event(), asyncio.Event()
+
+        async def stuck(_: Runtime) -> int:
+            started.set()
+            try:
+                await asyncio.sleep(BLOCKED_SECONDS)
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+            return 0
+
+        task = asyncio.create_task(run_jobs(runtime, [Job("stuck.job", stuck)], asyncio.Event()))
+        await asyncio.wait_for(started.wait(), timeout=2)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+        assert cancelled.is_set()
+
+    def test_a_job_that_could_never_run_is_refused(self) -> None:
+        async def nothing(_: Runtime) -> int:
+            return 0
+
+        with pytest.raises(ValueError, match="concurrency"):
+            Job("never.job", nothing, concurrency=0)
 
     def test_every_job_of_the_service_has_a_dotted_name_and_runs_at_least_once_at_a_time(self) -> None:
         names = [job.name for job in JOBS]
