@@ -77,6 +77,15 @@ class RetryPolicy:
     max_delay: timedelta
     max_attempts: int
 
+    @classmethod
+    def seconds(cls, *, lease: float, first_delay: float, max_delay: float, max_attempts: int) -> RetryPolicy:
+        return cls(
+            timedelta(seconds=lease),
+            timedelta(seconds=first_delay),
+            timedelta(seconds=max_delay),
+            max_attempts,
+        )
+
     def delay(self, attempts: int) -> timedelta:
         """``first_delay`` doubled after each failure, capped at ``max_delay``."""
         delay: timedelta = self.first_delay * 2 ** max(attempts - 1, 0)

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from segment.analytics.client import Client
@@ -32,12 +32,7 @@ log = get_logger(__name__)
 SEGMENT_HOST = "https://api.segment.io"
 BATCH = 50
 # 5 s, 10 s, 20 s … capped at an hour: about 2.5 h of retries, then the event stays visible as failed.
-RETRY = RetryPolicy(
-    lease=timedelta(seconds=60),
-    first_delay=timedelta(seconds=5),
-    max_delay=timedelta(hours=1),
-    max_attempts=12,
-)
+RETRY = RetryPolicy.seconds(lease=60, first_delay=5, max_delay=3600, max_attempts=12)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ after ``RETRY.max_attempts`` the change is settled as ``failed`` (kept, visible,
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, select, update
 
@@ -29,12 +29,7 @@ from qualifica.webhooks.routing import Context, find_connection
 log = get_logger(__name__)
 BATCH = 50
 # 2 s, 4 s, 8 s … capped at an hour; after 10 attempts the change is settled as failed.
-RETRY = RetryPolicy(
-    lease=timedelta(seconds=30),
-    first_delay=timedelta(seconds=2),
-    max_delay=timedelta(hours=1),
-    max_attempts=10,
-)
+RETRY = RetryPolicy.seconds(lease=30, first_delay=2, max_delay=3600, max_attempts=10)
 
 
 async def process_webhooks(runtime: Runtime, *, now: datetime | None = None) -> int:

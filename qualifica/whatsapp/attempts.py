@@ -7,28 +7,22 @@ callback, a second worker, a process that came back) never both advance the same
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
 
 from qualifica.db import utcnow
-from qualifica.jobs.leases import LeaseLost, RetryPolicy, compare_and_set, lease_free, spread, write_holding
+from qualifica.jobs.leases import RetryPolicy, compare_and_set, lease_free, spread, write_holding
 from qualifica.runtime import Runtime
 from qualifica.whatsapp.models import AttemptStatus, EmbeddedSignupAttempt
 
 # A postponed attempt (Meta unavailable) waits 5 s, 10 s … capped at 5 minutes, resumed at most 6 times;
 # while it waits its owner is NULL and ``lease_expires_at`` means "not before".
-RETRY = RetryPolicy(
-    lease=timedelta(seconds=30),
-    first_delay=timedelta(seconds=5),
-    max_delay=timedelta(minutes=5),
-    max_attempts=6,
-)
+RETRY = RetryPolicy.seconds(lease=30, first_delay=5, max_delay=300, max_attempts=6)
 LEASE = RETRY.lease
 
 Attempt = EmbeddedSignupAttempt
-__all__ = ["LEASE", "RETRY", "Attempt", "LeaseLost", "claim", "due_for_resume", "load", "write"]
 
 
 async def load(runtime: Runtime, attempt_id: uuid.UUID) -> Attempt:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qualifica import audit
 from qualifica.accounts.models import User
 from qualifica.db import utcnow
-from qualifica.jobs.leases import lease_free
+from qualifica.jobs.leases import compare_and_set, lease_free
 from qualifica.meta.errors import MetaError
 from qualifica.meta.models import PhoneNumber, Waba
 from qualifica.observability.analytics import EventName, emit
@@ -119,16 +119,17 @@ async def _take_pin_attempt(runtime: Runtime, user: User) -> Attempt:
         )
         if attempt is None:
             raise NoPinRequired
-        taken = await session.execute(
+        taken = await compare_and_set(
+            session,
             update(Attempt)
             .where(
                 Attempt.id == attempt.id,
                 Attempt.status == AttemptStatus.PIN_REQUIRED,
                 lease_free(Attempt.lease_expires_at, now),
             )
-            .values(lease_owner=runtime.owner, lease_expires_at=now + LEASE)
+            .values(lease_owner=runtime.owner, lease_expires_at=now + LEASE),
         )
-    if taken.rowcount != 1:  # type: ignore[attr-defined]
+    if not taken:
         raise NoPinRequired  # another PIN for this attempt is being tried right now
     attempt.lease_owner = runtime.owner
     return attempt

@@ -18,12 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qualifica import audit
 from qualifica.db import utcnow
 from qualifica.errors import AppError, ErrorEnvelope, envelope_json
+from qualifica.jobs.leases import LeaseLost, write_holding
 from qualifica.meta.models import PhoneNumber, Waba
 from qualifica.observability import signup_metrics
 from qualifica.observability.analytics import EventName, emit
 from qualifica.runtime import Runtime
 from qualifica.security.crypto import seal
-from qualifica.whatsapp.attempts import RETRY, Attempt, LeaseLost
+from qualifica.whatsapp.attempts import RETRY, Attempt
 from qualifica.whatsapp.models import AttemptStatus, ConnectionStatus, WhatsAppConnection
 from qualifica.whatsapp.schemas import CallbackDone, CallbackPending, Pending
 from qualifica.whatsapp.steps import PipelineStep
@@ -135,7 +136,9 @@ async def complete(
             connection = WhatsAppConnection(id=uuid.uuid4(), organization_id=attempt.organization_id)
         now = utcnow()
         outcome = AttemptOutcome.completed(connection.id)
-        closed = await session.execute(
+        # another runner holds it: LeaseLost, and the rollback undoes the connection too
+        await write_holding(
+            session,
             update(Attempt)
             .where(Attempt.id == attempt_id, Attempt.lease_owner == runtime.owner)
             .values(
@@ -151,10 +154,8 @@ async def complete(
                 access_token=None,
                 registration_pin=None,
             )
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
         )
-        if closed.rowcount != 1:  # type: ignore[attr-defined]
-            raise LeaseLost  # another runner holds it; the rollback undoes the connection too
         phone, waba = saved.phone, saved.waba
         connection.waba_id = waba.id
         connection.phone_number_id = phone.id

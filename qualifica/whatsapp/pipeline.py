@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 
 from qualifica.db import utcnow
 from qualifica.errors import AppError
+from qualifica.jobs.leases import LeaseLost
 from qualifica.logging import get_logger
 from qualifica.meta.client import GraphClient
 from qualifica.meta.errors import MetaError
@@ -28,7 +29,7 @@ from qualifica.observability import signup_metrics
 from qualifica.runtime import Runtime
 from qualifica.security.crypto import seal, unseal
 from qualifica.whatsapp import attempts
-from qualifica.whatsapp.attempts import Attempt, LeaseLost
+from qualifica.whatsapp.attempts import Attempt
 from qualifica.whatsapp.catalogue import TRANSIENT, analytics_code, explain_meta
 from qualifica.whatsapp.errors import MetaFailure, SessionExpired, WabaNotGranted, meta_error_sentence
 from qualifica.whatsapp.outcomes import (

@@ -15,6 +15,7 @@ from qualifica.accounts.models import User
 from qualifica.db import utcnow
 from qualifica.errors import Forbidden
 from qualifica.flags import WHATSAPP_EMBEDDED_SIGNUP, flag_enabled
+from qualifica.jobs.leases import compare_and_set
 from qualifica.observability import signup_metrics
 from qualifica.observability.analytics import EventName, emit
 from qualifica.runtime import Runtime
@@ -157,16 +158,17 @@ async def _claim_state(runtime: Runtime, attempt: Attempt, digest: str, data: Ca
         "updated_at": now,
     }
     async with runtime.sessionmaker() as session, session.begin():
-        result = await session.execute(
+        claimed = await compare_and_set(
+            session,
             update(Attempt)
             .where(
                 Attempt.id == attempt.id,
                 Attempt.status == AttemptStatus.STARTED,
                 Attempt.code_digest.is_(None),
             )
-            .values(**values)
+            .values(**values),
         )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not claimed:
         return False
     for name, value in values.items():
         setattr(attempt, name, value)
