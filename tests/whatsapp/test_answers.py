@@ -9,22 +9,15 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qualifica.accounts.models import User
 from qualifica.meta.sandbox import Sandbox
 from qualifica.whatsapp.errors import MetaFailure, SessionExpired
 from qualifica.whatsapp.outcomes import AttemptOutcome
-from tests.support.accounts import sign_in
 from tests.support.signup import Browser
 
 API = "/api/v1/whatsapp"
 CALLBACK = f"{API}/embedded-signup/callback"
 ENVELOPE = {"$ref": "#/components/schemas/ErrorEnvelope"}
 ATTEMPT_ID = uuid.UUID("5f0e2b8a-3c41-4d8e-a1b7-2e6f9c0d4a35")
-
-
-@pytest.fixture
-async def browser(client: httpx.AsyncClient, admin: User) -> Browser:
-    return Browser(client, await sign_in(client, admin))
 
 
 async def openapi(client: httpx.AsyncClient) -> dict[str, Any]:

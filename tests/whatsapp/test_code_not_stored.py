@@ -7,7 +7,6 @@ import hashlib
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import create_engine, inspect, select
@@ -15,24 +14,18 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from qualifica.accounts.models import Organization, User
+from qualifica.accounts.models import Organization
 from qualifica.config import Settings
 from qualifica.db import utcnow
 from qualifica.meta.sandbox import Sandbox
 from qualifica.migrate import downgrade, upgrade
 from qualifica.security.crypto import DecryptionError, KeyRing, associated_data
 from qualifica.whatsapp.models import AttemptStatus, EmbeddedSignupAttempt
-from tests.support.accounts import sign_in
 from tests.support.signup import Browser
 
 ATTEMPTS = EmbeddedSignupAttempt.__table__
 TABLE = EmbeddedSignupAttempt.__tablename__
 BEFORE_THE_DROP = "0003_analytics_delivery"
-
-
-@pytest.fixture
-async def browser(client: httpx.AsyncClient, admin: User) -> Browser:
-    return Browser(client, await sign_in(client, admin))
 
 
 async def stored_row(db: AsyncSession) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qualifica.accounts.models import User
 from qualifica.app import build_runtime
 from qualifica.config import Settings
 from qualifica.db import create_engine, create_sessionmaker, utcnow
@@ -18,14 +17,8 @@ from qualifica.meta.sandbox import Sandbox
 from qualifica.security.crypto import seal
 from qualifica.whatsapp.jobs import resume_due
 from qualifica.whatsapp.models import AttemptStatus, EmbeddedSignupAttempt, WhatsAppConnection
-from tests.support.accounts import sign_in
 from tests.support.factories import make_org, make_user
 from tests.support.signup import Browser
-
-
-@pytest.fixture
-async def browser(client: httpx.AsyncClient, admin: User) -> Browser:
-    return Browser(client, await sign_in(client, admin))
 
 
 class TestDuplicateCallbacks:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
@@ -12,13 +11,7 @@ from qualifica.meta.sandbox import Sandbox
 from qualifica.observability.models import AnalyticsEvent
 from qualifica.security.crypto import unseal
 from qualifica.whatsapp.models import AttemptStatus, EmbeddedSignupAttempt, WhatsAppConnection
-from tests.support.accounts import sign_in
 from tests.support.signup import META_STEPS, Browser
-
-
-@pytest.fixture
-async def browser(client: httpx.AsyncClient, admin: User) -> Browser:
-    return Browser(client, await sign_in(client, admin))
 
 
 async def events(db: AsyncSession, name: str) -> list[dict[str, object]]:

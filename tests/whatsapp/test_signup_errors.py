@@ -23,11 +23,6 @@ from tests.support.signup import Browser
 SESSION_EXPIRED = {"code": "session_expired", "message": "Sessão expirada. Clique para reconectar."}
 
 
-@pytest.fixture
-async def browser(client: httpx.AsyncClient, admin: User) -> Browser:
-    return Browser(client, await sign_in(client, admin))
-
-
 async def nothing_saved(db: AsyncSession) -> None:
     db.expire_all()
     assert await db.scalar(select(func.count()).select_from(WhatsAppConnection)) == 0

@@ -2,8 +2,6 @@ from __future__ import annotations
 
 import uuid
 
-import httpx
-import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,13 +12,7 @@ from qualifica.meta.sandbox import Sandbox
 from qualifica.observability.models import AnalyticsEvent
 from qualifica.security.crypto import unseal
 from qualifica.whatsapp.models import AttemptStatus, EmbeddedSignupAttempt, WhatsAppConnection
-from tests.support.accounts import sign_in
 from tests.support.signup import Browser
-
-
-@pytest.fixture
-async def browser(client: httpx.AsyncClient, admin: User) -> Browser:
-    return Browser(client, await sign_in(client, admin))
 
 
 async def stored_connection(db: AsyncSession, admin: User) -> WhatsAppConnection:
