@@ -233,5 +233,8 @@ async def submit_pin(body: PinRequest, principal: AdminPrincipal, runtime: Runti
 async def check_health(principal: AdminPrincipal, db: SessionDep, runtime: RuntimeDep) -> StatusResponse:
     """Check the token and the number now (at most every 10 s) and answer the refreshed status."""
     organization_id = principal.user.organization_id
-    await health_check.check_organization(db, runtime, organization_id=organization_id)
+    await (
+        db.commit()
+    )  # end the request's read (the principal) so the check's writes never wait on it (SQLite)
+    await health_check.check_organization(runtime, organization_id=organization_id)
     return status_response(await connection_view(db, organization_id=organization_id))

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica.db import utcnow
 from qualifica.jobs.leases import compare_and_set
@@ -101,17 +100,17 @@ async def claim(
         )
 
 
-async def check_organization(session: AsyncSession, runtime: Runtime, *, organization_id: uuid.UUID) -> None:
+async def check_organization(runtime: Runtime, *, organization_id: uuid.UUID) -> None:
     """The page's "check now": the organization's live connection, checked at most every 10 s."""
-    connection_id = await session.scalar(
-        select(WhatsAppConnection.id).where(
-            WhatsAppConnection.organization_id == organization_id,
-            WhatsAppConnection.status != ConnectionStatus.DISCONNECTED,
+    async with runtime.sessionmaker() as session:
+        connection_id = await session.scalar(
+            select(WhatsAppConnection.id).where(
+                WhatsAppConnection.organization_id == organization_id,
+                WhatsAppConnection.status != ConnectionStatus.DISCONNECTED,
+            )
         )
-    )
     if connection_id is None:
         raise NotConnected
-    await session.commit()  # end the read so the check's own transactions are not waiting on it (SQLite)
     await check_now(runtime, connection_id)
 
 
