@@ -1,17 +1,16 @@
 """What each webhook field does: one module per concern, each declaring the fields it handles.
 
-Every module of this package holds ``HANDLERS`` (field → handler) beside the code it names, and every module
-here is read: a new handler needs no edit elsewhere in the package. The fields must be those of
+Every module of this package holds ``HANDLERS`` (field → handler) beside the code it names; the registry below
+merges them (a new module is added to its list, explicitly: no module scanning). The fields must be those of
 ``qualifica.meta.webhook_subscription.SUBSCRIBED_FIELDS`` (a test holds the two equal). A field nobody
 declares is kept for the assistant, as ``messages`` are.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 
+from qualifica.webhooks.handlers import account, messages, phone_health
 from qualifica.webhooks.handlers.messages import deliver
 from qualifica.webhooks.routing import Handler
 
@@ -27,13 +26,7 @@ def merge(declared: Iterable[Mapping[str, Handler]]) -> dict[str, Handler]:
     return handlers
 
 
-def _declared() -> Iterator[Mapping[str, Handler]]:
-    for module in sorted(pkgutil.iter_modules(__path__), key=lambda found: found.name):
-        declared: Mapping[str, Handler] = importlib.import_module(f"{__name__}.{module.name}").HANDLERS
-        yield declared
-
-
-HANDLERS = merge(_declared())
+HANDLERS = merge((account.HANDLERS, messages.HANDLERS, phone_health.HANDLERS))
 
 
 def handler_for(field: str) -> Handler:
