@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from typing import NoReturn
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,21 +12,34 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qualifica import audit
 from qualifica.accounts.models import User
 from qualifica.db import utcnow
-from qualifica.jobs.leases import compare_and_set, lease_free
+from qualifica.errors import AppError
+from qualifica.jobs.leases import LeaseLost, compare_and_set, lease_free, write_holding
+from qualifica.logging import get_logger
 from qualifica.meta.errors import MetaError
 from qualifica.meta.models import PhoneNumber, Waba
 from qualifica.observability.analytics import EventName, emit
 from qualifica.runtime import Runtime
 from qualifica.security.crypto import unseal
+from qualifica.whatsapp import lifecycle, ownership
 from qualifica.whatsapp.attempts import LEASE, Attempt
-from qualifica.whatsapp.errors import InvalidPin, NoPinRequired, NotConnected, PinMismatch
+from qualifica.whatsapp.connection_state import readable_token
+from qualifica.whatsapp.errors import (
+    AttemptSuperseded,
+    InvalidPin,
+    NoPinRequired,
+    NotConnected,
+    PinAttemptsExhausted,
+    PinMismatch,
+)
 from qualifica.whatsapp.models import AttemptStatus, ConnectionStatus, WhatsAppConnection
-from qualifica.whatsapp.outcomes import AttemptOutcome, Saved, complete, fail
-from qualifica.whatsapp.pipeline import STEP_SECONDS, meta_failure
+from qualifica.whatsapp.outcomes import AttemptOutcome, Saved, StepFailure, complete, fail
+from qualifica.whatsapp.pipeline import STEP_SECONDS, meta_failure, waba_in_use
 from qualifica.whatsapp.steps import PipelineStep
 
 UNSUBSCRIBE_SECONDS = 5.0
 PIN = re.compile(r"^[0-9]{6}$")
+PIN_TRIES = 3  # wrong PINs one attempt may send before it ends
+log = get_logger(__name__)
 
 
 async def disconnect(
@@ -45,9 +59,11 @@ async def disconnect(
     )
     if connection is None or connection.status is ConnectionStatus.DISCONNECTED:
         raise NotConnected
-    token = unseal(runtime.ring, connection, "access_token")
+    token = readable_token(runtime.ring, connection)
     unsubscribe = "skipped: no token"
-    if token:
+    if token and await ownership.other_holder(session, connection):
+        unsubscribe = "skipped: held by another connection"  # its webhooks must keep coming
+    elif token:
         try:
             await runtime.graph.unsubscribe_app(
                 connection.waba_id, token=token, deadline=time.monotonic() + UNSUBSCRIBE_SECONDS
@@ -85,6 +101,19 @@ async def submit_pin(runtime: Runtime, *, user: User, pin: str) -> AttemptOutcom
     if not PIN.fullmatch(pin):
         raise InvalidPin
     attempt = await _take_pin_attempt(runtime, user)
+    try:
+        return await _register_with(runtime, attempt, pin)
+    except (AppError, LeaseLost):
+        raise
+    except Exception as error:  # every exit ends the attempt; the type is logged, never the text
+        log.error("pin_internal_error", attempt_id=str(attempt.id), error_type=type(error).__name__)
+        outcome = await lifecycle.fail_internal(runtime, attempt)
+        if outcome is None:
+            raise
+        return outcome
+
+
+async def _register_with(runtime: Runtime, attempt: Attempt, pin: str) -> AttemptOutcome:
     token = unseal(runtime.ring, attempt, "access_token") or ""
     results = attempt.step_results or {}
     phone, waba = PhoneNumber.model_validate(results["phone"]), Waba.model_validate(results["waba"])
@@ -94,8 +123,7 @@ async def submit_pin(runtime: Runtime, *, user: User, pin: str) -> AttemptOutcom
         )
     except MetaError as error:
         if error.is_pin_mismatch:
-            await _release(runtime, attempt)
-            raise PinMismatch from None
+            await _mismatched(runtime, attempt)
         failure = meta_failure(PipelineStep.REGISTRATION, error)
         if error.transient:
             await _release(runtime, attempt)
@@ -103,7 +131,31 @@ async def submit_pin(runtime: Runtime, *, user: User, pin: str) -> AttemptOutcom
             await fail(runtime, attempt.id, failure)
         raise failure.error from None
     saved = Saved(token, attempt.token_expires_at, pin, phone, waba, has_existing_number=True)
-    return await complete(runtime, attempt.id, saved)
+    try:
+        return await complete(runtime, attempt.id, saved)
+    except ownership.InUse:
+        return await fail(runtime, attempt.id, waba_in_use())
+    except ownership.Superseded:
+        return await lifecycle.end_superseded(runtime, attempt.id) or lifecycle.superseded_answer()
+
+
+async def _mismatched(runtime: Runtime, attempt: Attempt) -> NoReturn:
+    """Count the wrong PIN; the third ends the attempt (Meta allows 10 registrations per number in 72 h)."""
+    async with runtime.sessionmaker() as session, session.begin():
+        await write_holding(
+            session,
+            update(Attempt)
+            .where(Attempt.id == attempt.id, Attempt.lease_owner == runtime.owner)
+            .values(pin_mismatches=Attempt.pin_mismatches + 1),
+        )
+        mismatches = await session.scalar(select(Attempt.pin_mismatches).where(Attempt.id == attempt.id))
+    if (mismatches or 0) < PIN_TRIES:
+        await _release(runtime, attempt)
+        raise PinMismatch
+    exhausted = PinAttemptsExhausted()
+    failure = StepFailure(PipelineStep.REGISTRATION, exhausted, analytics_code=exhausted.code)
+    await fail(runtime, attempt.id, failure)
+    raise exhausted
 
 
 async def _take_pin_attempt(runtime: Runtime, user: User) -> Attempt:
@@ -118,7 +170,7 @@ async def _take_pin_attempt(runtime: Runtime, user: User) -> Attempt:
             .limit(1)
         )
         if attempt is None:
-            raise NoPinRequired
+            raise await _why_no_pin_attempt(session, user)
         taken = await compare_and_set(
             session,
             update(Attempt)
@@ -133,6 +185,23 @@ async def _take_pin_attempt(runtime: Runtime, user: User) -> Attempt:
         raise NoPinRequired  # another PIN for this attempt is being tried right now
     attempt.lease_owner = runtime.owner
     return attempt
+
+
+async def _why_no_pin_attempt(session: AsyncSession, user: User) -> AppError:
+    """The organization's last attempt says why no PIN is awaited: superseded or expired, out of tries."""
+    last = await session.scalar(
+        select(Attempt)
+        .where(Attempt.organization_id == user.organization_id, Attempt.status != AttemptStatus.STARTED)
+        .order_by(Attempt.created_at.desc())
+        .limit(1)
+    )
+    if last is None:
+        return NoPinRequired()
+    if lifecycle.is_superseded(last):
+        return AttemptSuperseded()
+    if last.status is AttemptStatus.FAILED and last.error_code == PinAttemptsExhausted.code:
+        return PinAttemptsExhausted()
+    return NoPinRequired()
 
 
 async def _release(runtime: Runtime, attempt: Attempt) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
@@ -25,8 +25,13 @@ from qualifica.meta.errors import MetaError
 from qualifica.meta.models import PhoneNumber, TokenInfo
 from qualifica.observability import webhook_metrics
 from qualifica.runtime import Runtime
-from qualifica.security.crypto import unseal
-from qualifica.whatsapp.connection_state import clear_warning, mark_active, mark_error, set_warning
+from qualifica.whatsapp.connection_state import (
+    clear_warning,
+    mark_active,
+    mark_error,
+    readable_token,
+    set_warning,
+)
 from qualifica.whatsapp.errors import NotConnected
 from qualifica.whatsapp.models import ConnectionStatus, WhatsAppConnection
 
@@ -50,6 +55,9 @@ class Reading:
     phone: PhoneNumber | None = None
     invalid: bool = False
     failure: str | None = None
+    # The sealed token the reading used: applied only while it is still the connection's (a reconnect
+    # meanwhile sealed a new one, and the old token's news say nothing about it).
+    sealed: str | None = None
 
 
 async def run_due_health_checks(runtime: Runtime, *, now: datetime | None = None) -> int:
@@ -134,7 +142,11 @@ async def check(runtime: Runtime, connection_id: uuid.UUID) -> Reading:
 
 
 async def read(runtime: Runtime, connection: WhatsAppConnection) -> Reading:
-    token = unseal(runtime.ring, connection, "access_token")
+    return replace(await _read(runtime, connection), sealed=connection.access_token)
+
+
+async def _read(runtime: Runtime, connection: WhatsAppConnection) -> Reading:
+    token = readable_token(runtime.ring, connection)  # one that cannot be decrypted is an invalid one
     if not token:
         return Reading(invalid=True)
     deadline = time.monotonic() + CHECK_SECONDS
@@ -162,7 +174,9 @@ async def apply(runtime: Runtime, connection_id: uuid.UUID, reading: Reading) ->
         connection = await session.get(WhatsAppConnection, connection_id, with_for_update=True)
         if connection is None or connection.status is ConnectionStatus.DISCONNECTED:
             return
-        if reading.invalid:
+        if reading.sealed != connection.access_token:
+            outcome = "stale"  # read with a token the connection no longer has: ignored
+        elif reading.invalid:
             await mark_error(session, connection, code="token_invalid", source="health_check")
             connection.last_health_error = "token_invalid"
             outcome = "token_invalid"

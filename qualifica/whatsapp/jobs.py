@@ -18,7 +18,7 @@ from qualifica.logging import get_logger
 from qualifica.observability import signup_metrics
 from qualifica.runtime import Runtime
 from qualifica.security.state import STATE_MAX_AGE_SECONDS
-from qualifica.whatsapp import attempts
+from qualifica.whatsapp import attempts, lifecycle
 from qualifica.whatsapp.attempts import Attempt
 from qualifica.whatsapp.health_check import run_due_health_checks
 from qualifica.whatsapp.models import AttemptStatus
@@ -55,7 +55,8 @@ async def expire_abandoned(runtime: Runtime, *, now: datetime | None = None) -> 
             )
             .values(status=AttemptStatus.EXPIRED, finished_at=now)
         )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    # and those stuck processing past 15 minutes, or waiting for a PIN past 24 hours (§12)
+    return int(result.rowcount) + await lifecycle.expire_stuck(runtime, now=now)  # type: ignore[attr-defined]
 
 
 JOBS = (

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica import audit
@@ -24,6 +25,7 @@ from qualifica.observability import signup_metrics
 from qualifica.observability.analytics import EventName, emit
 from qualifica.runtime import Runtime
 from qualifica.security.crypto import seal
+from qualifica.whatsapp import ownership
 from qualifica.whatsapp.attempts import RETRY, Attempt
 from qualifica.whatsapp.models import AttemptStatus, ConnectionStatus, WhatsAppConnection
 from qualifica.whatsapp.schemas import CallbackDone, CallbackPending, Pending
@@ -122,6 +124,19 @@ async def complete(
     the callback's critical path, so the transaction starts with a compare-and-set UPDATE guarded by the
     lease rather than a ``FOR UPDATE`` re-select: the same row lock and the same check in one statement.
     """
+    try:
+        return await _complete(runtime, attempt_id, saved, attempt=attempt)
+    except IntegrityError as error:
+        if ownership.violates_holding(error):
+            raise ownership.InUse from None  # another organization saved the WABA or number meanwhile
+        # A concurrent save inserted the organization's row first: under its lock the second round sees
+        # it, and refuses if that save came from a later attempt.
+        return await _complete(runtime, attempt_id, saved, attempt=attempt)
+
+
+async def _complete(
+    runtime: Runtime, attempt_id: uuid.UUID, saved: Saved, *, attempt: Attempt | None
+) -> AttemptOutcome:
     async with runtime.sessionmaker() as session, session.begin():
         if attempt is None:
             attempt = await session.get(Attempt, attempt_id)
@@ -132,6 +147,16 @@ async def complete(
             .where(WhatsAppConnection.organization_id == attempt.organization_id)
             .with_for_update()
         )
+        # Under the organization row's lock: a later attempt's connection is never replaced, and a WABA or
+        # number another organization holds is never taken (the unique indexes catch a racing insert).
+        await ownership.refuse_unless_newest(session, attempt, connection)
+        if await ownership.held_elsewhere(
+            session,
+            organization_id=attempt.organization_id,
+            waba_id=saved.waba.id,
+            phone_number_id=saved.phone.id,
+        ):
+            raise ownership.InUse
         if connection is None:  # added to the session once filled in (the UPDATE below autoflushes)
             connection = WhatsAppConnection(id=uuid.uuid4(), organization_id=attempt.organization_id)
         now = utcnow()

@@ -20,10 +20,12 @@ from qualifica.observability import signup_metrics
 from qualifica.observability.analytics import EventName, emit
 from qualifica.runtime import Runtime
 from qualifica.security.state import SignupState, StateExpired, StateInvalid
-from qualifica.whatsapp import attempts
+from qualifica.whatsapp import attempts, lifecycle
 from qualifica.whatsapp.attempts import LEASE, Attempt
+from qualifica.whatsapp.connection_state import mark_error, readable_token
 from qualifica.whatsapp.errors import (
     AlreadyConnected,
+    AttemptSuperseded,
     FeatureDisabled,
     InvalidState,
     SessionExpired,
@@ -63,8 +65,13 @@ async def start(
 ) -> tuple[Attempt, str]:
     if not await signup_enabled(session, runtime, user.organization_id):
         raise FeatureDisabled
-    if await active_connection(session, user.organization_id) is not None:
-        raise AlreadyConnected
+    connection = await active_connection(session, user.organization_id)
+    if connection is not None:
+        if readable_token(runtime.ring, connection) is not None:
+            raise AlreadyConnected
+        # A token we cannot decrypt is as good as an invalid one: the connection is broken, reconnecting
+        # is the way out (§12).
+        await mark_error(session, connection, code="token_invalid", source="decryption")
     attempt = Attempt(
         id=uuid.uuid4(),
         organization_id=user.organization_id,
@@ -77,6 +84,7 @@ async def start(
     )
     session.add(attempt)
     await session.flush()
+    await lifecycle.supersede_open(session, organization_id=user.organization_id, keep=attempt.id)
     await emit(session, EventName.SIGNUP_STARTED, organization_id=user.organization_id, user_id=user.id)
     signup_metrics.started()
     return attempt, runtime.signer.sign(SignupState(attempt.id, user.organization_id, user.id))
@@ -113,6 +121,8 @@ async def finish(runtime: Runtime, *, user: User, data: CallbackInput) -> Attemp
     state = verify_state(runtime, data.body.state, user)
     async with runtime.sessionmaker() as session:
         attempt = await _attempt_of(session, state)
+        if lifecycle.is_superseded(attempt):
+            raise AttemptSuperseded
         if not await signup_enabled(session, runtime, user.organization_id):
             raise FeatureDisabled
         connected = attempt.code_digest is None and await active_connection(session, user.organization_id)
@@ -132,6 +142,8 @@ async def finish(runtime: Runtime, *, user: User, data: CallbackInput) -> Attemp
             return processing(attempt.id)
         return outcome or processing(attempt.id)
     current = await attempts.load(runtime, attempt.id)
+    if lifecycle.is_superseded(current):
+        raise AttemptSuperseded
     if current.code_digest != digest:
         raise StateAlreadyUsed
     return await _await_outcome(runtime, attempt.id, deadline)

@@ -92,8 +92,11 @@ class PopupStep(StrEnum):
     PHONE = "phone"
     PERMISSIONS = "permissions"
     PAYMENT = "payment"  # never reported by Meta: it happens in WhatsApp Manager after the flow
+    # Not Meta's: the admin started a newer attempt, which ended this one (ARCHITECTURE §12).
+    SUPERSEDED = "superseded"
 
 
+SUPERSEDED = PopupStep.SUPERSEDED
 POPUP_STEPS = frozenset(PopupStep)
 META_STEPS = {
     "BUSINESS_ACCOUNT_SELECTION": PopupStep.BUSINESS,
