@@ -13,7 +13,14 @@ from qualifica import audit
 from qualifica.accounts.models import User
 from qualifica.db import utcnow
 from qualifica.errors import AppError
-from qualifica.jobs.leases import LeaseLost, compare_and_set, lease_free, write_holding
+from qualifica.jobs.leases import (
+    LeaseLost,
+    compare_and_set,
+    database_now,
+    lease_free,
+    new_holder,
+    write_holding,
+)
 from qualifica.logging import get_logger
 from qualifica.meta.errors import MetaError
 from qualifica.meta.models import PhoneNumber, Waba
@@ -107,7 +114,7 @@ async def submit_pin(runtime: Runtime, *, user: User, pin: str) -> AttemptOutcom
         raise
     except Exception as error:  # every exit ends the attempt; the type is logged, never the text
         log.error("pin_internal_error", attempt_id=str(attempt.id), error_type=type(error).__name__)
-        outcome = await lifecycle.fail_internal(runtime, attempt)
+        outcome = await lifecycle.fail_internal(runtime, attempt, holder=_holder(attempt))
         if outcome is None:
             raise
         return outcome
@@ -128,15 +135,16 @@ async def _register_with(runtime: Runtime, attempt: Attempt, pin: str) -> Attemp
         if error.transient:
             await _release(runtime, attempt)
         else:
-            await fail(runtime, attempt.id, failure)
+            await fail(runtime, attempt.id, failure, holder=_holder(attempt))
         raise failure.error from None
     saved = Saved(token, attempt.token_expires_at, pin, phone, waba, has_existing_number=True)
     try:
-        return await complete(runtime, attempt.id, saved)
+        return await complete(runtime, attempt.id, saved, holder=_holder(attempt))
     except ownership.InUse:
-        return await fail(runtime, attempt.id, waba_in_use())
+        return await fail(runtime, attempt.id, waba_in_use(), holder=_holder(attempt))
     except ownership.Superseded:
-        return await lifecycle.end_superseded(runtime, attempt.id) or lifecycle.superseded_answer()
+        ended = await lifecycle.end_superseded(runtime, attempt.id, holder=_holder(attempt))
+        return ended or lifecycle.superseded_answer()
 
 
 async def _mismatched(runtime: Runtime, attempt: Attempt) -> NoReturn:
@@ -145,7 +153,7 @@ async def _mismatched(runtime: Runtime, attempt: Attempt) -> NoReturn:
         await write_holding(
             session,
             update(Attempt)
-            .where(Attempt.id == attempt.id, Attempt.lease_owner == runtime.owner)
+            .where(Attempt.id == attempt.id, Attempt.lease_owner == _holder(attempt))
             .values(pin_mismatches=Attempt.pin_mismatches + 1),
         )
         mismatches = await session.scalar(select(Attempt.pin_mismatches).where(Attempt.id == attempt.id))
@@ -154,12 +162,17 @@ async def _mismatched(runtime: Runtime, attempt: Attempt) -> NoReturn:
         raise PinMismatch
     exhausted = PinAttemptsExhausted()
     failure = StepFailure(PipelineStep.REGISTRATION, exhausted, analytics_code=exhausted.code)
-    await fail(runtime, attempt.id, failure)
+    await fail(runtime, attempt.id, failure, holder=_holder(attempt))
     raise exhausted
 
 
+def _holder(attempt: Attempt) -> str:
+    """The PIN run's claim token (``_take_pin_attempt`` set it)."""
+    return attempt.lease_owner or ""
+
+
 async def _take_pin_attempt(runtime: Runtime, user: User) -> Attempt:
-    now = utcnow()
+    holder = new_holder(runtime.owner)
     async with runtime.sessionmaker() as session, session.begin():
         attempt = await session.scalar(
             select(Attempt)
@@ -177,13 +190,13 @@ async def _take_pin_attempt(runtime: Runtime, user: User) -> Attempt:
             .where(
                 Attempt.id == attempt.id,
                 Attempt.status == AttemptStatus.PIN_REQUIRED,
-                lease_free(Attempt.lease_expires_at, now),
+                lease_free(Attempt.lease_expires_at),
             )
-            .values(lease_owner=runtime.owner, lease_expires_at=now + LEASE),
+            .values(lease_owner=holder, lease_expires_at=database_now(LEASE)),
         )
     if not taken:
         raise NoPinRequired  # another PIN for this attempt is being tried right now
-    attempt.lease_owner = runtime.owner
+    attempt.lease_owner = holder
     return attempt
 
 
@@ -208,6 +221,6 @@ async def _release(runtime: Runtime, attempt: Attempt) -> None:
     async with runtime.sessionmaker() as session, session.begin():
         await session.execute(
             update(Attempt)
-            .where(Attempt.id == attempt.id, Attempt.lease_owner == runtime.owner)
+            .where(Attempt.id == attempt.id, Attempt.lease_owner == _holder(attempt))
             .values(lease_owner=None, lease_expires_at=None)
         )

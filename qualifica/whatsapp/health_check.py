@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import ColumnElement, and_, or_, select, update
 
 from qualifica.db import utcnow
-from qualifica.jobs.leases import compare_and_set
+from qualifica.jobs.leases import Moment, compare_and_set, database_now
 from qualifica.logging import get_logger
 from qualifica.meta.errors import MetaError
 from qualifica.meta.models import PhoneNumber, TokenInfo
@@ -61,9 +61,12 @@ class Reading:
 
 
 async def run_due_health_checks(runtime: Runtime, *, now: datetime | None = None) -> int:
-    """Check every active connection not checked within the interval; returns how many were checked."""
-    now = now or utcnow()
-    not_since = now - timedelta(seconds=runtime.settings.health_check_interval_seconds)
+    """Check every active connection not checked within the interval; returns how many were checked.
+
+    Due is judged by the database's clock (``now`` only when a test passes one), like every claim.
+    """
+    interval = timedelta(seconds=runtime.settings.health_check_interval_seconds)
+    not_since: Moment = database_now(-interval) if now is None else now - interval
     async with runtime.sessionmaker() as session:
         ids = (
             await session.scalars(
@@ -81,7 +84,7 @@ async def run_due_health_checks(runtime: Runtime, *, now: datetime | None = None
     return checked
 
 
-def _not_checked_since(moment: datetime) -> ColumnElement[bool]:
+def _not_checked_since(moment: Moment) -> ColumnElement[bool]:
     """Last checked (or, never checked, connected: the signup has just verified it) before ``moment``."""
     checked, connected = WhatsAppConnection.last_health_check_at, WhatsAppConnection.connected_at
     never = and_(checked.is_(None), or_(connected.is_(None), connected < moment))
@@ -92,8 +95,8 @@ async def claim(
     runtime: Runtime,
     connection_id: uuid.UUID,
     *,
-    now: datetime,
-    not_since: datetime,
+    now: datetime | None,
+    not_since: Moment,
     on_demand: bool = False,
 ) -> bool:
     checked = WhatsAppConnection.last_health_check_at
@@ -104,7 +107,7 @@ async def claim(
             session,
             update(WhatsAppConnection)
             .where(WhatsAppConnection.id == connection_id, WhatsAppConnection.status.in_(statuses), due)
-            .values(last_health_check_at=now),
+            .values(last_health_check_at=database_now() if now is None else now),
         )
 
 
@@ -124,8 +127,8 @@ async def check_organization(runtime: Runtime, *, organization_id: uuid.UUID) ->
 
 async def check_now(runtime: Runtime, connection_id: uuid.UUID) -> bool:
     """The page's on-demand check (at most one per ``ON_DEMAND_SPACING``); False when it was skipped."""
-    now = utcnow()
-    if not await claim(runtime, connection_id, now=now, not_since=now - ON_DEMAND_SPACING, on_demand=True):
+    spaced = database_now(-ON_DEMAND_SPACING)
+    if not await claim(runtime, connection_id, now=None, not_since=spaced, on_demand=True):
         return False
     await check(runtime, connection_id)
     return True

@@ -78,12 +78,12 @@ async def supersede_open(session: AsyncSession, *, organization_id: uuid.UUID, k
     return len(ended)
 
 
-async def end_superseded(runtime: Runtime, attempt_id: uuid.UUID) -> AttemptOutcome | None:
+async def end_superseded(runtime: Runtime, attempt_id: uuid.UUID, *, holder: str) -> AttemptOutcome | None:
     """The run's save found a later attempt's connection: end this one as superseded (if still ours)."""
     outcome = superseded_answer()
     async with runtime.sessionmaker() as session, session.begin():
         attempt = await session.scalar(select(Attempt).where(Attempt.id == attempt_id).with_for_update())
-        if attempt is None or attempt.lease_owner != runtime.owner:
+        if attempt is None or attempt.lease_owner != holder:
             return None
         attempt.status = AttemptStatus.CANCELLED
         attempt.step_cancelled = SUPERSEDED
@@ -118,10 +118,10 @@ def internal_failure(attempt: Attempt) -> StepFailure:
     return StepFailure(step, error, analytics_code=error.code)
 
 
-async def fail_internal(runtime: Runtime, attempt: Attempt) -> AttemptOutcome | None:
+async def fail_internal(runtime: Runtime, attempt: Attempt, *, holder: str) -> AttemptOutcome | None:
     """Any unexpected error ends the attempt ``failed``/``internal_error``, token wiped (if still ours)."""
     try:
-        return await fail(runtime, attempt.id, internal_failure(attempt))
+        return await fail(runtime, attempt.id, internal_failure(attempt), holder=holder)
     except LeaseLost:
         return await answer_after_lease_lost(runtime, attempt.id)
 

@@ -15,7 +15,7 @@ from qualifica.accounts.models import User
 from qualifica.db import utcnow
 from qualifica.errors import Forbidden
 from qualifica.flags import WHATSAPP_EMBEDDED_SIGNUP, flag_enabled
-from qualifica.jobs.leases import compare_and_set
+from qualifica.jobs.leases import compare_and_set, database_now, new_holder
 from qualifica.observability import signup_metrics
 from qualifica.observability.analytics import EventName, emit
 from qualifica.runtime import Runtime
@@ -132,7 +132,10 @@ async def finish(runtime: Runtime, *, user: User, data: CallbackInput) -> Attemp
     deadline = data.received_at + runtime.settings.callback_deadline_seconds
     if await _claim_state(runtime, attempt, digest, data):
         code = CallbackCode(data.body.code, data.received_at)
-        task = asyncio.create_task(run_attempt(runtime, attempt.id, code=code, claimed=attempt))
+        holder = attempt.lease_owner or ""
+        task = asyncio.create_task(
+            run_attempt(runtime, attempt.id, holder=holder, code=code, claimed=attempt)
+        )
         runtime.keep(task)
         try:
             outcome = await asyncio.wait_for(
@@ -165,8 +168,7 @@ async def _claim_state(runtime: Runtime, attempt: Attempt, digest: str, data: Ca
         "phone_number_id": body.phone_number_id,
         "business_id": body.business_id,
         "state_consumed_at": now,
-        "lease_owner": runtime.owner,
-        "lease_expires_at": now + LEASE,
+        "lease_owner": new_holder(runtime.owner),  # this claim's token: every write of the run names it
         "updated_at": now,
     }
     async with runtime.sessionmaker() as session, session.begin():
@@ -178,7 +180,7 @@ async def _claim_state(runtime: Runtime, attempt: Attempt, digest: str, data: Ca
                 Attempt.status == AttemptStatus.STARTED,
                 Attempt.code_digest.is_(None),
             )
-            .values(**values),
+            .values(lease_expires_at=database_now(LEASE), **values),
         )
     if not claimed:
         return False

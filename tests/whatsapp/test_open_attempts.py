@@ -133,7 +133,7 @@ class TestNeverOverwrite:
         db.add(old)
         await db.commit()
 
-        outcome = await run_attempt(runtime, old_id)
+        outcome = await run_attempt(runtime, old_id, holder=runtime.owner)
         assert outcome is not None and outcome.status_code == 409
         assert outcome.content()["error"]["code"] == "attempt_superseded"
         db.expire_all()

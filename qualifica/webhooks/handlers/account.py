@@ -10,10 +10,15 @@ from sqlalchemy import select, update
 from qualifica.logging import get_logger
 from qualifica.meta.errors import MetaError
 from qualifica.observability.webhook_metrics import WebhookOutcome
-from qualifica.security.crypto import unseal
 from qualifica.webhooks.models import WebhookChange
 from qualifica.webhooks.routing import Context, Handler
-from qualifica.whatsapp.connection_state import clear_warning, mark_active, mark_error, set_warning
+from qualifica.whatsapp.connection_state import (
+    clear_warning,
+    mark_active,
+    mark_error,
+    readable_token,
+    set_warning,
+)
 from qualifica.whatsapp.models import (
     AttemptStatus,
     ConnectionStatus,
@@ -158,7 +163,7 @@ async def _token_works(context: Context) -> bool:
     """The stored token is valid and still covers the WABA (a transient Meta failure raises: retried)."""
     connection = context.connection
     assert connection is not None
-    token = unseal(context.runtime.ring, connection, "access_token")
+    token = readable_token(context.runtime.ring, connection)  # undecryptable: as good as invalid
     if not token:
         return False
     try:
