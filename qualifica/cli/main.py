@@ -54,13 +54,15 @@ def serve(
 
     from qualifica.app import create_app
 
-    uvicorn.run(create_app(load_settings()), host=host, port=port, log_config=None, proxy_headers=False)
+    uvicorn.run(
+        create_app(load_settings(serving=True)), host=host, port=port, log_config=None, proxy_headers=False
+    )
 
 
 @app.command()
 def worker() -> None:
     """Retoma conexões interrompidas e expira as abandonadas (rode quantos quiser)."""
-    settings = load_settings()
+    settings = load_settings(serving=True)
 
     async def work() -> None:
         import signal
@@ -101,7 +103,7 @@ def demo(
     from qualifica.migrate import upgrade
 
     base_url = os.environ.get("QUALIFICA_BASE_URL", f"http://{host}:{port}")
-    settings = load_settings(sandbox=True, base_url=base_url)
+    settings = load_settings(serving=True, sandbox=True, base_url=base_url)
     upgrade(settings.database_url)
     email, password = run(lambda: with_session(settings, _seed_demo))
     typer.echo(f"URL: {base_url}\nE-mail: {email}\nSenha: {password}")
@@ -231,6 +233,11 @@ def sandbox(
     port: Annotated[int, typer.Option(help="Porta")] = 8900,
 ) -> None:
     """Executa somente o sandbox da Meta (para testes e demonstrações)."""
+    from qualifica.config import is_loopback_url
     from qualifica.meta.sandbox.cli import run_sandbox
+
+    if not is_loopback_url(f"http://{host if ':' not in host else f'[{host}]'}"):
+        # Its control API hands out recorded secrets: only this machine may reach it.
+        raise fail("o sandbox só escuta em endereço local (127.0.0.1, ::1 ou localhost)")
 
     run_sandbox(host=host, port=port)
