@@ -116,8 +116,11 @@ async def _seed_demo(session: AsyncSession) -> tuple[str, str]:
 
     from qualifica.accounts.models import Role, User
     from qualifica.accounts.service import create_organization, create_user
+    from qualifica.devsecrets import keep_private, write_private
     from qualifica.security.passwords import hash_password
 
+    if DEMO_CREDENTIALS.exists():
+        keep_private(DEMO_CREDENTIALS)
     stored = json.loads(DEMO_CREDENTIALS.read_text()) if DEMO_CREDENTIALS.exists() else {}
     email = stored.get("email", "admin@demo.qualifica.local")
     password = stored.get("password") or secrets.token_urlsafe(12)
@@ -129,9 +132,7 @@ async def _seed_demo(session: AsyncSession) -> tuple[str, str]:
         )
     else:
         user.password_hash = hash_password(password)
-    DEMO_CREDENTIALS.parent.mkdir(parents=True, exist_ok=True)
-    DEMO_CREDENTIALS.write_text(json.dumps({"email": email, "password": password}))
-    DEMO_CREDENTIALS.chmod(0o600)
+    write_private(DEMO_CREDENTIALS, json.dumps({"email": email, "password": password}))
     return email, password
 
 
