@@ -68,7 +68,10 @@ def is_placeholder(secret: SecretStr | None) -> bool:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="QUALIFICA_", env_file=".env", extra="forbid")
+    # Errors never echo the rejected input: it may be a key, a token or an SMTP URL with its password.
+    model_config = SettingsConfigDict(
+        env_prefix="QUALIFICA_", env_file=".env", extra="forbid", hide_input_in_errors=True
+    )
 
     database_url: str = "sqlite:///./var/qualifica.db"
     secret_key: SecretStr | None = None
