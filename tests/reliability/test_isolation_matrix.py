@@ -107,8 +107,8 @@ class World:
             ids,
         )
 
-    def creds(self, user: User) -> Credentials:
-        return credentials(self.app.state.settings.require_secret_key(), user)
+    async def creds(self, user: User) -> Credentials:
+        return await credentials(self.app.state.settings, user)
 
 
 @pytest.fixture
@@ -119,7 +119,7 @@ async def world(app: FastAPI, db: AsyncSession, sandbox: Sandbox) -> World:
     member = await add_user(db, role=Role.MEMBER, organization=organization)
     outsider = await add_user(db)
     await db.commit()
-    mine = credentials(app.state.settings.require_secret_key(), ours)
+    mine = await credentials(app.state.settings, ours)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t", cookies=mine.cookies) as http:
         state = (await http.post(f"{W}/embedded-signup/start", headers=mine.headers)).json()["state"]
@@ -176,14 +176,18 @@ async def test_refused_unless_allowed_and_scoped(world: World, method: str, path
     anonymous, member, outsider, no_csrf = MATRIX[(method, path)]
     body = body_for(path, world.state)
     check(await call(world.app, method, path, body, None, csrf=False), anonymous, world)
-    as_member = await call(world.app, method, path, body, world.creds(world.member), csrf=True)
+    as_member = await call(world.app, method, path, body, await world.creds(world.member), csrf=True)
     check(as_member, member, world, stranger=False)
-    check(await call(world.app, method, path, body, world.creds(world.outsider), csrf=True), outsider, world)
+    check(
+        await call(world.app, method, path, body, await world.creds(world.outsider), csrf=True),
+        outsider,
+        world,
+    )
     if no_csrf is not None:
-        response = await call(world.app, method, path, body, world.creds(world.ours), csrf=False)
+        response = await call(world.app, method, path, body, await world.creds(world.ours), csrf=False)
         assert response.status_code == no_csrf, (path, response.text[:200])
     # our organization is untouched by all of the above
-    ours = world.creds(world.ours)
+    ours = await world.creds(world.ours)
     status = await call(world.app, "GET", f"{W}/connection/status", {}, ours, csrf=True)
     assert status.json()["status"] == "active"
 
