@@ -192,6 +192,35 @@ async def test_refused_unless_allowed_and_scoped(world: World, method: str, path
     assert status.json()["status"] == "active"
 
 
+async def test_an_ended_session_is_anonymous_everywhere(world: World) -> None:
+    """Our admin's cookies after logout (copied before it, as an attacker would) open no route at all."""
+    ended = await world.creds(world.ours)
+    logout = await call(world.app, "POST", "/api/v1/auth/logout", {}, ended, csrf=True)
+    assert logout.status_code == 204
+    for method, path in sorted(MATRIX):
+        anonymous = MATRIX[(method, path)][0]
+        check(
+            await call(world.app, method, path, body_for(path, world.state), ended, csrf=True),
+            anonymous,
+            world,
+        )
+    ours = await world.creds(world.ours)
+    status = await call(world.app, "GET", f"{W}/connection/status", {}, ours, csrf=True)
+    assert status.json()["status"] == "active"
+
+
+async def test_cross_site_logins_are_refused(world: World) -> None:
+    """Login CSRF: another site cannot sign a victim's browser into an account, by API or by form."""
+    transport = httpx.ASGITransport(app=world.app)
+    body = {"email": world.outsider.email, "password": "whatever-it-is"}
+    evil = {"Origin": "https://attacker.example"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        api = await http.post("/api/v1/auth/login", json=body, headers=evil)
+        form = await http.post("/login", data=body, headers=evil | {"Accept": "text/html"})
+    assert api.status_code == form.status_code == 403
+    assert api.json()["error"]["code"] == "csrf_failed"
+
+
 async def test_open_routes_have_their_own_guard(world: World) -> None:
     """Meta's webhook is signed, its handshake needs the verify token, login needs the password."""
     app = world.app
