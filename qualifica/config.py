@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     retention_webhooks_days: int = Field(default=30, ge=0)
     retention_analytics_days: int = Field(default=90, ge=0)
     retention_attempts_days: int = Field(default=180, ge=0)
+    # ARCHITECTURE §13: failed logins per client IP in 5 minutes before 429 (per e-mail it is always 5).
+    login_ip_limit: int = Field(default=100, ge=1)
+    # ARCHITECTURE §13: proxies (IPs or CIDRs) whose X-Forwarded-For/-Proto are believed; none by default.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default=[])
 
     @model_validator(mode="before")
     @classmethod
@@ -129,6 +133,24 @@ class Settings(BaseSettings):
             if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path not in {"", "/"}:
                 raise ValueError(f"'{origin}' is not an origin (scheme://host[:port])")
         return [origin.rstrip("/") for origin in origins]
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, proxies: list[str]) -> list[str]:
+        """Each entry an IP or a network: a typo must fail here, not silently trust nobody (or everybody)."""
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"'{proxy}' is not an IP address or CIDR network") from None
+        return proxies
 
     @field_validator("encryption_keys")
     @classmethod
