@@ -17,7 +17,7 @@ from qualifica.errors import (
     NotAuthenticated,
     NotFound,
 )
-from qualifica.logging import get_logger
+from qualifica.logging import get_logger, stack_of
 
 log = get_logger(__name__)
 
@@ -86,7 +86,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
-    log.error("unhandled_error", path=request.url.path, error_type=type(exc).__name__, exc_info=exc)
+    stack = stack_of(exc)  # never the message (see ``stack_of``)
+    log.error("unhandled_error", path=request.url.path, error_type=type(exc).__name__, frames=stack)
     return render_error(request, AppError())
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import traceback
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
@@ -121,9 +122,19 @@ def configure_logging(level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True
-    # httpx/httpcore log full URLs, and the code exchange carries the app secret in its query string.
-    for name in ("httpx", "httpcore"):
+    # httpx/httpcore log full URLs, and the code exchange carries the app secret in its query string;
+    # aiosqlite logs every statement with its parameters (a lead's messages) at debug.
+    for name in ("httpx", "httpcore", "aiosqlite"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def stack_of(error: BaseException) -> list[str]:
+    """The frames an exception went through, ``function (file:line)``, innermost last, without its message:
+    a message may quote a secret or, from the database, the very value it refused."""
+    return [
+        f"{frame.name} ({frame.filename}:{frame.lineno})"
+        for frame in traceback.extract_tb(error.__traceback__)
+    ]
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

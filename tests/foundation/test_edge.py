@@ -136,7 +136,7 @@ class TestSecurityHeadersOnEveryAnswer:
     @pytest.fixture
     def failing_app(self, app: FastAPI) -> FastAPI:
         async def boom() -> None:
-            raise RuntimeError("an unexpected failure")
+            raise RuntimeError("an unexpected failure quoting 5511987650001")
 
         app.add_api_route("/api/v1/test-only/boom", boom)
         app.add_api_route("/test-only/boom", boom)
@@ -154,13 +154,15 @@ class TestSecurityHeadersOnEveryAnswer:
         assert response.headers["content-type"].startswith("text/html")
         assert_secured(response)
 
-    async def test_unhandled_500_is_logged(
+    async def test_unhandled_500_is_logged_without_its_message(
         self, failing_app: FastAPI, client: httpx.AsyncClient, captured_logs: io.StringIO
     ) -> None:
         await client.get("/api/v1/test-only/boom")
         lines = [json.loads(line) for line in captured_logs.getvalue().splitlines()]
         logged = [line for line in lines if line["event"] == "unhandled_error"]
         assert [line["error_type"] for line in logged] == ["RuntimeError"]
+        assert any("boom" in frame for frame in logged[0]["frames"])  # where it was raised
+        assert "5511987650001" not in captured_logs.getvalue()
 
     async def test_404_405_and_422(self, client: httpx.AsyncClient) -> None:
         answers = [
