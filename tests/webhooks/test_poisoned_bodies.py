@@ -183,3 +183,17 @@ class TestSanitising:
     def test_finite_numbers_are_kept(self) -> None:
         document: Any = payload.load('{"a": 1.5, "b": -2e10, "c": 12345678901234567890}')
         assert document == {"a": 1.5, "b": -2e10, "c": 12345678901234567890}
+
+
+class TestPoisonedRoutingKeys:
+    async def test_a_field_and_entry_id_the_database_cannot_hold_are_stored_cleaned(
+        self, client: httpx.AsyncClient, db: AsyncSession, runtime: Runtime
+    ) -> None:
+        """The inbox row records the body's field and WABA before any split: those are cleaned too."""
+        change = '{"field": "mess\\u0000ages\\udc00", "value": {}}'
+        body = '{"entry": [{"id": "61\\ud83d", "changes": [' + change + "]}]}"
+        assert (await post_signed(client, body.encode())).status_code == 200
+        await run_until_idle(runtime)
+        event = await db.scalar(select(WebhookEvent))
+        assert event is not None
+        assert (event.field, event.waba_id, event.outcome) == ("mess\ufffdages\ufffd", "61\ufffd", "split")
