@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     callback_deadline_seconds: float = Field(default=2.5, gt=0, le=25)
     # Beyond ARCHITECTURE §8: how often the connection health job checks every active connection.
     health_check_interval_seconds: int = Field(default=86400, ge=60)
+    # ARCHITECTURE §13: failed logins per client IP in 5 minutes before 429 (per e-mail it is always 5).
+    login_ip_limit: int = Field(default=100, ge=1)
+    # ARCHITECTURE §13: proxies (IPs or CIDRs) whose X-Forwarded-For/-Proto are believed; none by default.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default=[])
     # §13: when set, ``GET /metrics`` answers only ``Authorization: Bearer <token>`` (required in production).
     metrics_token: SecretStr | None = None
     # §16: ``smtp://user:pass@host:port`` (``?starttls=true``) or ``smtps://`` (required in production).
@@ -104,10 +108,6 @@ class Settings(BaseSettings):
     retention_webhooks_days: int = Field(default=30, ge=0)
     retention_analytics_days: int = Field(default=90, ge=0)
     retention_attempts_days: int = Field(default=180, ge=0)
-    # ARCHITECTURE §13: failed logins per client IP in 5 minutes before 429 (per e-mail it is always 5).
-    login_ip_limit: int = Field(default=100, ge=1)
-    # ARCHITECTURE §13: proxies (IPs or CIDRs) whose X-Forwarded-For/-Proto are believed; none by default.
-    trusted_proxies: Annotated[list[str], NoDecode] = Field(default=[])
 
     @model_validator(mode="before")
     @classmethod
