@@ -21,7 +21,7 @@ from qualifica.whatsapp.attempts import Attempt
 from qualifica.whatsapp.errors import AttemptSuperseded, SignupInternalError
 from qualifica.whatsapp.models import AttemptStatus
 from qualifica.whatsapp.outcomes import AttemptOutcome, StepFailure, fail, record_failure
-from qualifica.whatsapp.steps import SUPERSEDED, PipelineStep, Progress
+from qualifica.whatsapp.steps import METRIC_STEP, SUPERSEDED, PipelineStep, Progress
 
 OPEN = (AttemptStatus.STARTED, AttemptStatus.PROCESSING, AttemptStatus.PIN_REQUIRED)
 PROCESSING_LIMIT = timedelta(minutes=15)  # no attempt stays ``processing`` longer
@@ -74,7 +74,7 @@ async def supersede_open(session: AsyncSession, *, organization_id: uuid.UUID, k
             user_id=attempt.user_id,
             properties={"step_cancelled": SUPERSEDED},
         )
-        signup_metrics.cancelled(step=SUPERSEDED)
+        signup_metrics.cancelled(step=METRIC_STEP(SUPERSEDED))
     return len(ended)
 
 
@@ -98,7 +98,7 @@ async def end_superseded(runtime: Runtime, attempt_id: uuid.UUID, *, holder: str
             user_id=attempt.user_id,
             properties={"step_cancelled": SUPERSEDED},
         )
-    signup_metrics.cancelled(step=SUPERSEDED)
+    signup_metrics.cancelled(step=METRIC_STEP(SUPERSEDED))
     return outcome
 
 

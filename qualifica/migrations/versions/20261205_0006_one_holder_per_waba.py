@@ -1,7 +1,7 @@
 """whatsapp_connections: one holder per WABA and per number; attempts count their PIN mismatches
 
 Revision ID: 0006_one_holder_per_waba
-Revises: 0004_drop_attempt_code
+Revises: 0005_user_sessions
 Create Date: 2026-12-05 09:00:00
 
 A connection that is not ``disconnected`` holds its WABA and its number; two organizations can no longer
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006_one_holder_per_waba"
-down_revision: str | None = "0004_drop_attempt_code"
+down_revision: str | None = "0005_user_sessions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
