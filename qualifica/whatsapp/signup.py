@@ -121,10 +121,10 @@ async def finish(runtime: Runtime, *, user: User, data: CallbackInput) -> Attemp
     state = verify_state(runtime, data.body.state, user)
     async with runtime.sessionmaker() as session:
         attempt = await _attempt_of(session, state)
-        if lifecycle.is_superseded(attempt):
-            raise AttemptSuperseded
         if not await signup_enabled(session, runtime, user.organization_id):
             raise FeatureDisabled
+        if lifecycle.is_superseded(attempt):
+            raise AttemptSuperseded
         connected = attempt.code_digest is None and await active_connection(session, user.organization_id)
     if connected:
         raise AlreadyConnected
