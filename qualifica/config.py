@@ -104,6 +104,7 @@ class Settings(BaseSettings):
     smtp_url: SecretStr | None = None
     # Retention (days; 0 keeps forever): the worker deletes only what is settled and older than this.
     retention_login_failures_days: int = Field(default=1, ge=0)
+    retention_sessions_days: int = Field(default=30, ge=0)  # after a session expired or was revoked
     retention_webhooks_days: int = Field(default=30, ge=0)
     retention_analytics_days: int = Field(default=90, ge=0)
     retention_attempts_days: int = Field(default=180, ge=0)
