@@ -52,13 +52,26 @@ class TestControlEndpoint:
         signup = (await http.post(control + "/signup", json={"path": "finish"})).json()
         assert signup["event"] == "FINISH" and signup["code"]
         token = (await graph.exchange_code(signup["code"])).access_token
-        answer = await http.post(control + "/failures", json={"endpoint": "waba", "code": 80007, "times": 9})
+        answer = await http.post(control + "/failures", json={"endpoint": "waba", "code": 2, "times": 9})
         assert answer.json() == {"ok": True}
         with pytest.raises(MetaError) as caught:
             await graph.get_waba(signup["data"]["waba_id"], token=token)
-        assert caught.value.code == 80007 and caught.value.transient
+        assert caught.value.code == 2 and caught.value.transient
         recorded = (await http.get(control + "/requests", params={"endpoint": "waba"})).json()
         assert len(recorded) == 5 and recorded[0]["method"] == "GET"
+
+    async def test_rate_limit_injected_over_http_is_not_retried(
+        self, live_sandbox: LiveSandbox, http: httpx.AsyncClient, graph: GraphClient
+    ) -> None:
+        control = live_sandbox.url + "/_control"
+        signup = (await http.post(control + "/signup", json={"path": "finish"})).json()
+        token = (await graph.exchange_code(signup["code"])).access_token
+        await http.post(control + "/failures", json={"endpoint": "waba", "code": 80007, "times": 9})
+        with pytest.raises(MetaError) as caught:
+            await graph.get_waba(signup["data"]["waba_id"], token=token)
+        assert caught.value.code == 80007 and caught.value.is_rate_limit
+        recorded = (await http.get(control + "/requests", params={"endpoint": "waba"})).json()
+        assert len(recorded) == 1
 
     async def test_auto_mode_pin_and_state(
         self, live_sandbox: LiveSandbox, http: httpx.AsyncClient, sandbox: Sandbox
