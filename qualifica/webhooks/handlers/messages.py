@@ -19,7 +19,7 @@ async def deliver(context: Context) -> WebhookOutcome:
     return WebhookOutcome.PROCESSED
 
 
-# Coexistence's contacts, history and echoes are the assistant's too (reference 2026 §6.2).
+# Coexistence's contacts, history and echoes are the assistant's too (docs/meta.md#coexistence-syncs).
 HANDLERS: dict[str, Handler] = {
     "messages": deliver,
     "history": deliver,
