@@ -23,6 +23,7 @@ from qualifica.logging import configure_logging
 from qualifica.meta.client import GraphClient
 from qualifica.middleware import BodyLimit, SecurityHeaders
 from qualifica.observability import exposition
+from qualifica.proxies import trust_proxies
 from qualifica.runtime import Runtime
 from qualifica.security.crypto import KeyRing
 from qualifica.security.sessions import SessionCodec
@@ -87,6 +88,7 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders, settings=settings)
+    trust_proxies(app, settings)
     app.include_router(probes.router)
     app.include_router(accounts_api.auth_router)
     app.include_router(accounts_pages.router)

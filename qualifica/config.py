@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 from enum import StrEnum
 from functools import cached_property
@@ -79,6 +80,10 @@ class Settings(BaseSettings):
     callback_deadline_seconds: float = Field(default=2.5, gt=0, le=25)
     # Beyond ARCHITECTURE §8: how often the connection health job checks every active connection.
     health_check_interval_seconds: int = Field(default=86400, ge=60)
+    # ARCHITECTURE §13: failed logins per client IP in 5 minutes before 429 (per e-mail it is always 5).
+    login_ip_limit: int = Field(default=100, ge=1)
+    # ARCHITECTURE §13: proxies (IPs or CIDRs) whose X-Forwarded-For/-Proto are believed; none by default.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default=[])
 
     @model_validator(mode="before")
     @classmethod
@@ -105,6 +110,24 @@ class Settings(BaseSettings):
             if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path not in {"", "/"}:
                 raise ValueError(f"'{origin}' is not an origin (scheme://host[:port])")
         return [origin.rstrip("/") for origin in origins]
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, proxies: list[str]) -> list[str]:
+        """Each entry an IP or a network: a typo must fail here, not silently trust nobody (or everybody)."""
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"'{proxy}' is not an IP address or CIDR network") from None
+        return proxies
 
     @field_validator("encryption_keys")
     @classmethod
