@@ -145,7 +145,7 @@ class TestV4Endings:
         result, token = await connect(graph, sandbox, "finish_unverified_number")
         assert (result.event, result.version) == ("FINISH", 4) and result.phone_number_id
         phone = await graph.get_phone_number(result.phone_number_id, token=token)
-        assert phone.code_verification_status == "NOT_VERIFIED"
+        assert phone.code_verification_status == "UNVERIFIED"
         with pytest.raises(MetaError) as caught:
             await graph.register_phone(result.phone_number_id, "123456", token=token)
         assert caught.value.code == 133006
@@ -256,7 +256,7 @@ class TestAddNumber:
             waba_id, token=token, cc="55", phone_number="11987650002", verified_name="Lima & Filhos"
         )
         (added,) = await graph.list_phone_numbers(waba_id, token=token)
-        assert added.id == phone_id and added.code_verification_status == "NOT_VERIFIED"
+        assert added.id == phone_id and added.code_verification_status == "UNVERIFIED"
         assert added.display_phone_number == "+55 11 98765-0002"
         await graph.request_code(phone_id, token=token, method="SMS")
         await graph.verify_code(phone_id, token=token, code=str(sandbox.verification_code(phone_id)))

@@ -178,7 +178,7 @@ class TestTodaysPaths:
         assert (event["event"], set(event["data"]), event["version"]) == (event_name, keys, 4)
         if path == "finish_unverified_number":
             phone = sandbox.phone(event["data"]["phone_number_id"])
-            assert phone.code_verification_status == "NOT_VERIFIED"
+            assert phone.code_verification_status == "UNVERIFIED"
         if path == "finish_no_number":
             assert sandbox.world.phones_of(event["data"]["waba_id"]) == []
         assert callback(log)["status"] == "connected"
@@ -219,7 +219,7 @@ class TestTodaysPaths:
         log: list[dict[str, Any]] = await page.evaluate("() => window.__log")
         (event,) = es_events(log)
         assert (event["event"], event["version"]) == ("FINISH", 4)
-        assert sandbox.phone(event["data"]["phone_number_id"]).code_verification_status == "NOT_VERIFIED"
+        assert sandbox.phone(event["data"]["phone_number_id"]).code_verification_status == "UNVERIFIED"
         assert sandbox.scenario.token_shape == "june_2026"
         (failure,) = sandbox.scenario.failures["waba"]
         assert (failure.code, failure.regain_minutes) == (80007, 1)

@@ -284,7 +284,7 @@ class GraphObjects:
             raise faults.pin_mismatch()
         phone.pin = pin
         phone.platform_type, phone.status, phone.throughput_level = "CLOUD_API", "CONNECTED", "STANDARD"
-        if phone.quality_rating == "UNKNOWN":
+        if phone.quality_rating == "NA":
             phone.quality_rating = "GREEN"
         return {"success": True}
 

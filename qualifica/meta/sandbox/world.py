@@ -65,8 +65,10 @@ class Phone:
     waba_id: str
     display_phone_number: str
     verified_name: str
-    code_verification_status: str = "NOT_VERIFIED"
-    quality_rating: str = "UNKNOWN"
+    # Enums of Meta's OpenAPI description (PhoneNumberInfo): UNVERIFIED, not the NOT_VERIFIED/EXPIRED seen
+    # in practice; the service treats anything but VERIFIED alike (docs/meta.md#embedded-signup-v4-endings).
+    code_verification_status: str = "UNVERIFIED"
+    quality_rating: str = "NA"
     platform_type: str = "NOT_APPLICABLE"
     throughput_level: str = "NOT_APPLICABLE"
     name_status: str = "AVAILABLE_WITHOUT_REVIEW"
