@@ -56,13 +56,15 @@ def serve(
 
     from qualifica.app import create_app
 
-    uvicorn.run(create_app(load_settings()), host=host, port=port, log_config=None, proxy_headers=False)
+    uvicorn.run(
+        create_app(load_settings(serving=True)), host=host, port=port, log_config=None, proxy_headers=False
+    )
 
 
 @app.command()
 def worker() -> None:
     """Retoma conexões interrompidas e expira as abandonadas (rode quantos quiser)."""
-    settings = load_settings()
+    settings = load_settings(serving=True)
 
     async def work() -> None:
         import signal
@@ -103,7 +105,7 @@ def demo(
     from qualifica.migrate import upgrade
 
     base_url = os.environ.get("QUALIFICA_BASE_URL", f"http://{host}:{port}")
-    settings = load_settings(sandbox=True, base_url=base_url)
+    settings = load_settings(serving=True, sandbox=True, base_url=base_url)
     upgrade(settings.database_url)
     email, password = run(lambda: with_session(settings, _seed_demo))
     typer.echo(f"URL: {base_url}\nE-mail: {email}\nSenha: {password}")
@@ -116,8 +118,11 @@ async def _seed_demo(session: AsyncSession) -> tuple[str, str]:
 
     from qualifica.accounts.models import Role, User
     from qualifica.accounts.service import create_organization, create_user, set_password
+    from qualifica.devsecrets import keep_private, write_private
     from qualifica.security.passwords import verify_password
 
+    if DEMO_CREDENTIALS.exists():
+        keep_private(DEMO_CREDENTIALS)
     stored = json.loads(DEMO_CREDENTIALS.read_text()) if DEMO_CREDENTIALS.exists() else {}
     email = stored.get("email", "admin@demo.qualifica.local")
     password = stored.get("password") or secrets.token_urlsafe(12)
@@ -129,9 +134,7 @@ async def _seed_demo(session: AsyncSession) -> tuple[str, str]:
         )
     elif not await verify_password(user.password_hash, password):
         await set_password(session, user=user, password=password)
-    DEMO_CREDENTIALS.parent.mkdir(parents=True, exist_ok=True)
-    DEMO_CREDENTIALS.write_text(json.dumps({"email": email, "password": password}))
-    DEMO_CREDENTIALS.chmod(0o600)
+    write_private(DEMO_CREDENTIALS, json.dumps({"email": email, "password": password}))
     return email, password
 
 
@@ -289,6 +292,11 @@ def sandbox(
     port: Annotated[int, typer.Option(help="Porta")] = 8900,
 ) -> None:
     """Executa somente o sandbox da Meta (para testes e demonstrações)."""
+    from qualifica.config import is_loopback_url
     from qualifica.meta.sandbox.cli import run_sandbox
+
+    if not is_loopback_url(f"http://{host if ':' not in host else f'[{host}]'}"):
+        # Its control API hands out recorded secrets: only this machine may reach it.
+        raise fail("o sandbox só escuta em endereço local (127.0.0.1, ::1 ou localhost)")
 
     run_sandbox(host=host, port=port)

@@ -18,7 +18,7 @@ from qualifica.logging import get_logger
 from qualifica.observability import signup_metrics
 from qualifica.runtime import Runtime
 from qualifica.security.state import STATE_MAX_AGE_SECONDS
-from qualifica.whatsapp import attempts
+from qualifica.whatsapp import attempts, retention
 from qualifica.whatsapp.attempts import Attempt
 from qualifica.whatsapp.health_check import run_due_health_checks
 from qualifica.whatsapp.models import AttemptStatus
@@ -63,4 +63,5 @@ JOBS = (
     Job("signup.expire", expire_abandoned, interval=10.0),
     # Each check is a few Meta calls; which connections are due is ``health_check_interval_seconds``.
     Job("connection.health_check", run_due_health_checks, interval=5.0),
+    retention.JOB,
 )

@@ -25,9 +25,10 @@ from qualifica.observability.analytics import EventName, emit
 from qualifica.runtime import Runtime
 from qualifica.security.crypto import seal
 from qualifica.whatsapp.attempts import RETRY, Attempt
+from qualifica.whatsapp.catalogue import METRIC_ERROR_CODE
 from qualifica.whatsapp.models import AttemptStatus, ConnectionStatus, WhatsAppConnection
 from qualifica.whatsapp.schemas import CallbackDone, CallbackPending, Pending
-from qualifica.whatsapp.steps import PipelineStep
+from qualifica.whatsapp.steps import METRIC_STEP, PipelineStep
 
 # The ending's ``outcome`` on the callback histogram (ARCHITECTURE §10); the route adds ``rejected``.
 Ending = Literal["completed", "processing", "pin_required", "failed"]
@@ -246,7 +247,7 @@ async def record_failure(
         user_id=attempt.user_id,
         properties={"error_code": analytics_code, "error_message": message, "step_failed": step},
     )
-    signup_metrics.failed(error_code=analytics_code, step=step)
+    signup_metrics.failed(error_code=METRIC_ERROR_CODE(analytics_code), step=METRIC_STEP(step))
 
 
 async def require_pin(runtime: Runtime, attempt_id: uuid.UUID) -> AttemptOutcome:
