@@ -179,6 +179,12 @@ class TestV4Endings:
         assert sandbox.complete_signup("finish").version == 3
         assert sandbox.complete_signup("finish_only_waba").event == "FINISH_ONLY_WABA"
 
+    def test_the_path_decides_whatever_the_popups_auto_mode(self, sandbox: Sandbox) -> None:
+        sandbox.set_auto("finish_two_wabas_no_event")
+        result = sandbox.complete_signup("finish")
+        assert (result.posted, result.version) == (True, 3)
+        assert not sandbox.complete_signup("finish_two_wabas_no_event").posted
+
 
 class TestVerification:
     async def test_code_by_voice_then_wrong_then_right_then_register(
