@@ -74,3 +74,35 @@ class PinMismatch(AppError):
 class NoPinRequired(AppError):
     code, status = "no_pin_required", 409
     message = "Nenhuma conexão está aguardando o PIN."
+
+
+class WabaInUse(AppError):
+    code, status = "waba_in_use", 409
+    message = (
+        "Esta conta do WhatsApp Business já está conectada a outra imobiliária no Qualifica Leads. "
+        "Entre em contato com o suporte."
+    )
+
+
+class AttemptSuperseded(AppError):
+    code, status = "attempt_superseded", 409
+    message = (
+        "Esta tentativa de conexão foi substituída por uma mais recente ou expirou. "
+        "Clique para tentar novamente."
+    )
+
+
+class PinAttemptsExhausted(AppError):
+    code, status = "pin_attempts_exhausted", 409
+    message = (
+        "O PIN foi recusado três vezes. Por segurança, esta tentativa foi encerrada: confira o PIN de "
+        "confirmação em duas etapas no WhatsApp Manager e conecte de novo."
+    )
+
+
+class SignupInternalError(AppError):
+    code, status = "internal_error", 500
+    message = (
+        "Não foi possível concluir a conexão por um erro inesperado do nosso lado. Clique para tentar "
+        "novamente; se continuar, entre em contato com o suporte."
+    )

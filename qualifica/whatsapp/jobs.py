@@ -8,6 +8,7 @@ Safe to run in as many processes as there are: attempts are claimed with a lease
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import datetime
 
 from sqlalchemy import update
@@ -18,7 +19,7 @@ from qualifica.logging import get_logger
 from qualifica.observability import signup_metrics
 from qualifica.runtime import Runtime
 from qualifica.security.state import STATE_MAX_AGE_SECONDS
-from qualifica.whatsapp import attempts, retention
+from qualifica.whatsapp import attempts, lifecycle, retention
 from qualifica.whatsapp.attempts import Attempt
 from qualifica.whatsapp.health_check import run_due_health_checks
 from qualifica.whatsapp.models import AttemptStatus
@@ -30,15 +31,15 @@ BATCH = 10
 
 async def resume_due(runtime: Runtime, *, now: datetime | None = None) -> int:
     """Run every processing attempt nobody is holding; returns how many this worker took."""
-    now = now or utcnow()
-    taken = []
+    taken: list[tuple[uuid.UUID, str]] = []
     for attempt_id, abandoned in await attempts.due_for_resume(runtime, now=now, limit=BATCH):
-        if await attempts.claim(runtime, attempt_id, now=now):
+        holder = await attempts.claim(runtime, attempt_id, now=now)
+        if holder is not None:
             if abandoned:
                 signup_metrics.unprocessed()  # its holder crashed or ran out of lease mid-way
             log.info("signup.resume", attempt_id=str(attempt_id), abandoned=abandoned)
-            taken.append(attempt_id)
-    await asyncio.gather(*(run_attempt(runtime, attempt_id) for attempt_id in taken))
+            taken.append((attempt_id, holder))
+    await asyncio.gather(*(run_attempt(runtime, attempt_id, holder=holder) for attempt_id, holder in taken))
     return len(taken)
 
 
@@ -55,7 +56,8 @@ async def expire_abandoned(runtime: Runtime, *, now: datetime | None = None) -> 
             )
             .values(status=AttemptStatus.EXPIRED, finished_at=now)
         )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    # and those stuck processing past 15 minutes, or waiting for a PIN past 24 hours (§12)
+    return int(result.rowcount) + await lifecycle.expire_stuck(runtime, now=now)  # type: ignore[attr-defined]
 
 
 JOBS = (

@@ -15,15 +15,17 @@ from qualifica.accounts.models import User
 from qualifica.db import utcnow
 from qualifica.errors import Forbidden
 from qualifica.flags import WHATSAPP_EMBEDDED_SIGNUP, flag_enabled
-from qualifica.jobs.leases import compare_and_set
+from qualifica.jobs.leases import compare_and_set, database_now, new_holder
 from qualifica.observability import signup_metrics
 from qualifica.observability.analytics import EventName, emit
 from qualifica.runtime import Runtime
 from qualifica.security.state import SignupState, StateExpired, StateInvalid
-from qualifica.whatsapp import attempts
+from qualifica.whatsapp import attempts, lifecycle
 from qualifica.whatsapp.attempts import LEASE, Attempt
+from qualifica.whatsapp.connection_state import mark_error, readable_token
 from qualifica.whatsapp.errors import (
     AlreadyConnected,
+    AttemptSuperseded,
     FeatureDisabled,
     InvalidState,
     SessionExpired,
@@ -63,8 +65,13 @@ async def start(
 ) -> tuple[Attempt, str]:
     if not await signup_enabled(session, runtime, user.organization_id):
         raise FeatureDisabled
-    if await active_connection(session, user.organization_id) is not None:
-        raise AlreadyConnected
+    connection = await active_connection(session, user.organization_id)
+    if connection is not None:
+        if readable_token(runtime.ring, connection) is not None:
+            raise AlreadyConnected
+        # A token we cannot decrypt is as good as an invalid one: the connection is broken, reconnecting
+        # is the way out (§12).
+        await mark_error(session, connection, code="token_invalid", source="decryption")
     attempt = Attempt(
         id=uuid.uuid4(),
         organization_id=user.organization_id,
@@ -77,6 +84,7 @@ async def start(
     )
     session.add(attempt)
     await session.flush()
+    await lifecycle.supersede_open(session, organization_id=user.organization_id, keep=attempt.id)
     await emit(session, EventName.SIGNUP_STARTED, organization_id=user.organization_id, user_id=user.id)
     signup_metrics.started()
     return attempt, runtime.signer.sign(SignupState(attempt.id, user.organization_id, user.id))
@@ -113,6 +121,8 @@ async def finish(runtime: Runtime, *, user: User, data: CallbackInput) -> Attemp
     state = verify_state(runtime, data.body.state, user)
     async with runtime.sessionmaker() as session:
         attempt = await _attempt_of(session, state)
+        if lifecycle.is_superseded(attempt):
+            raise AttemptSuperseded
         if not await signup_enabled(session, runtime, user.organization_id):
             raise FeatureDisabled
         connected = attempt.code_digest is None and await active_connection(session, user.organization_id)
@@ -122,7 +132,10 @@ async def finish(runtime: Runtime, *, user: User, data: CallbackInput) -> Attemp
     deadline = data.received_at + runtime.settings.callback_deadline_seconds
     if await _claim_state(runtime, attempt, digest, data):
         code = CallbackCode(data.body.code, data.received_at)
-        task = asyncio.create_task(run_attempt(runtime, attempt.id, code=code, claimed=attempt))
+        holder = attempt.lease_owner or ""
+        task = asyncio.create_task(
+            run_attempt(runtime, attempt.id, holder=holder, code=code, claimed=attempt)
+        )
         runtime.keep(task)
         try:
             outcome = await asyncio.wait_for(
@@ -132,6 +145,8 @@ async def finish(runtime: Runtime, *, user: User, data: CallbackInput) -> Attemp
             return processing(attempt.id)
         return outcome or processing(attempt.id)
     current = await attempts.load(runtime, attempt.id)
+    if lifecycle.is_superseded(current):
+        raise AttemptSuperseded
     if current.code_digest != digest:
         raise StateAlreadyUsed
     return await _await_outcome(runtime, attempt.id, deadline)
@@ -153,8 +168,7 @@ async def _claim_state(runtime: Runtime, attempt: Attempt, digest: str, data: Ca
         "phone_number_id": body.phone_number_id,
         "business_id": body.business_id,
         "state_consumed_at": now,
-        "lease_owner": runtime.owner,
-        "lease_expires_at": now + LEASE,
+        "lease_owner": new_holder(runtime.owner),  # this claim's token: every write of the run names it
         "updated_at": now,
     }
     async with runtime.sessionmaker() as session, session.begin():
@@ -166,7 +180,7 @@ async def _claim_state(runtime: Runtime, attempt: Attempt, digest: str, data: Ca
                 Attempt.status == AttemptStatus.STARTED,
                 Attempt.code_digest.is_(None),
             )
-            .values(**values),
+            .values(lease_expires_at=database_now(LEASE), **values),
         )
     if not claimed:
         return False
