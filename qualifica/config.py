@@ -83,7 +83,8 @@ class Settings(BaseSettings):
     meta_app_secret: SecretStr = SecretStr("")
     meta_config_id: str = ""
     meta_graph_url: str = "https://graph.facebook.com"
-    meta_graph_version: str = "v25.0"
+    # Meta's newest Graph version (docs/meta.md#graph-api-versions); its calendar: qualifica/meta/versions.py.
+    meta_graph_version: str = "v26.0"
     meta_sdk_url: str = "https://connect.facebook.net/en_US/sdk.js"
     meta_message_origins: Annotated[list[str], NoDecode] = Field(
         default=["https://www.facebook.com", "https://web.facebook.com"]

@@ -3,13 +3,14 @@
 Deadlines are absolute ``time.monotonic()`` values (see ``deadline_in``): a pipeline computes one and
 hands it to every call, so concurrent calls share the same end. ``None`` means ``DEFAULT_DEADLINE_SECONDS``
 from now. Transient failures are retried with stamina (exponential backoff, jitter) while time remains;
-permanent ones never are.
+permanent ones never are, and neither are rate limits (``MetaError.is_rate_limit``: the caller waits
+``retry_after``).
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import stamina
@@ -19,8 +20,22 @@ from qualifica.meta.credentials import effective_credentials
 from qualifica.meta.endpoints import Endpoint
 from qualifica.meta.errors import MetaError, MetaTimeout
 from qualifica.meta.logfilter import install_http_log_scrubber
-from qualifica.meta.models import AppCheck, GraphUsage, PhoneNumber, TokenExchange, TokenInfo, Waba
+from qualifica.meta.models import (
+    AddedPhoneNumber,
+    AppCheck,
+    GraphUsage,
+    PhoneNumber,
+    SmbAppDataRequest,
+    SuccessAnswer,
+    TokenExchange,
+    TokenInfo,
+    VerifyCodeAnswer,
+    Waba,
+)
 from qualifica.meta.transport import GraphRequest, send_once
+
+CodeMethod = Literal["SMS", "VOICE"]
+SyncType = Literal["smb_app_state_sync", "history"]
 
 DEFAULT_DEADLINE_SECONDS = 15.0
 CODE_TTL_SECONDS = 30.0  # Meta's code lives 30 s: retrying an exchange later can only fail.
@@ -196,6 +211,70 @@ class GraphClient:
         request = self._with_token(Endpoint.DEREGISTER, "POST", f"{phone_number_id}/deregister", token)
         self._require_success(await self._call(request, self._until(deadline)), request)
 
+    async def request_code(
+        self,
+        phone_number_id: str,
+        *,
+        token: str,
+        method: CodeMethod,
+        language: str = "pt_BR",
+        deadline: float | None = None,
+    ) -> None:
+        """Ask Meta to send the number's code by SMS or voice (docs/meta.md#number-verification)."""
+        body = {"code_method": method, "language": language}
+        request = self._with_token(
+            Endpoint.REQUEST_CODE, "POST", f"{phone_number_id}/request_code", token, json=body
+        )
+        payload = await self._call(request, self._until(deadline))
+        self._require_success(SuccessAnswer.model_validate(payload).model_dump(), request)
+
+    async def verify_code(
+        self, phone_number_id: str, *, token: str, code: str, deadline: float | None = None
+    ) -> None:
+        """Prove the number with the 6-digit code it received (docs/meta.md#number-verification)."""
+        request = self._with_token(
+            Endpoint.VERIFY_CODE,
+            "POST",
+            f"{phone_number_id}/verify_code",
+            token,
+            json={"code": code},
+            secrets=(code,),
+        )
+        payload = await self._call(request, self._until(deadline))
+        self._require_success(VerifyCodeAnswer.model_validate(payload).model_dump(), request)
+
+    async def add_phone_number(
+        self,
+        waba_id: str,
+        *,
+        token: str,
+        cc: str,
+        phone_number: str,
+        verified_name: str,
+        deadline: float | None = None,
+    ) -> str:
+        """Create an unverified number on the WABA; returns its id (docs/meta.md#number-verification)."""
+        body = {"cc": cc, "phone_number": phone_number, "verified_name": verified_name}
+        request = self._with_token(
+            Endpoint.ADD_PHONE_NUMBER, "POST", f"{waba_id}/phone_numbers", token, json=body
+        )
+        return AddedPhoneNumber.model_validate(await self._call(request, self._until(deadline))).id
+
+    async def request_smb_app_data(
+        self, phone_number_id: str, *, token: str, sync_type: SyncType, deadline: float | None = None
+    ) -> str:
+        """Ask a coexistence number for its contacts or chat history; returns Meta's ``request_id``.
+
+        Meta takes each ``sync_type`` once, within 24 h of onboarding (docs/meta.md#coexistence-syncs, errors
+        2593107/2593108); a 200 means accepted, the data comes later by webhook.
+        """
+        body = {"messaging_product": "whatsapp", "sync_type": sync_type}
+        request = self._with_token(
+            Endpoint.SMB_APP_DATA, "POST", f"{phone_number_id}/smb_app_data", token, json=body
+        )
+        answer = await self._call(request, self._until(deadline))
+        return SmbAppDataRequest.model_validate(answer).request_id
+
     async def app_check(self, *, deadline: float | None = None) -> AppCheck:
         """Preflight of our own app: the id/secret pair mints an app token, which is valid and ours.
 
@@ -265,9 +344,11 @@ class GraphClient:
         last_error: MetaError | None = None
 
         def worth_retrying(exc: Exception) -> bool:
+            # A rate limit is waited out by the caller (MetaError.retry_after), never hammered here.
             return (
                 isinstance(exc, MetaError)
                 and exc.transient
+                and not exc.is_rate_limit
                 and until - time.monotonic() > MIN_ATTEMPT_SECONDS
             )
 

@@ -17,3 +17,7 @@ class Endpoint(StrEnum):
     SUBSCRIBED_APPS = "subscribed_apps"
     REGISTER = "register"
     DEREGISTER = "deregister"
+    ADD_PHONE_NUMBER = "add_phone_number"  # POST /{waba_id}/phone_numbers
+    REQUEST_CODE = "request_code"
+    VERIFY_CODE = "verify_code"
+    SMB_APP_DATA = "smb_app_data"

@@ -10,7 +10,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 # Retrying helps for these (docs/meta.md#graph-errors); everything else is permanent for the request as sent.
-TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 341, 613, 80007, 130429, 131016, 131056, 131057, 133004})
+TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 341, 613, 80007, 80008, 130429, 131016, 131056, 131057, 133004})
+# Rate limits (ARCHITECTURE §14; docs/meta.md#rate-limits): waited out, never retried inside a request, since
+# hammering a throttled business use case only extends the block.
+RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, 80007, 80008, 130429})
 
 CODE_EXPIRED_SUBCODE = 36007
 CODE_REDIRECT_URI_SUBCODE = 36008
@@ -46,6 +49,7 @@ class MetaError(Exception):
         fbtrace_id: str | None = None,
         http_status: int | None = None,
         endpoint: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         self.message = message
         self.code = code
@@ -57,11 +61,19 @@ class MetaError(Exception):
         self.fbtrace_id = fbtrace_id
         self.http_status = http_status
         self.endpoint = endpoint
+        # Seconds until Meta lets us in again, from ``X-Business-Use-Case-Usage``'s
+        # ``estimated_time_to_regain_access`` (set by the transport); None when the answer did not say.
+        self.retry_after = retry_after
         super().__init__(self._describe())
 
     @property
     def transient(self) -> bool:
         return self.is_transient
+
+    @property
+    def is_rate_limit(self) -> bool:
+        """A throttling answer: wait ``retry_after`` (or a default) before calling again."""
+        return self.code in RATE_LIMIT_CODES
 
     @property
     def safe_message(self) -> str:

@@ -8,7 +8,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qualifica.meta.webhook_subscription import WEBHOOK_OBJECT
 
+# The scopes ES tokens carried until June 2026 (docs/meta.md#business-tokens-and-granular-scopes, "older
+# shape").
 WHATSAPP_SCOPES = ("whatsapp_business_management", "whatsapp_business_messaging")
+# Since 2026-06-10 tokens may carry this one instead (docs/meta.md#business-tokens-and-granular-scopes).
+MANAGE_EVENTS_SCOPE = "whatsapp_business_manage_events"
+# Its target_ids are business portfolio ids, never WABAs (docs/meta.md#business-tokens-and-granular-scopes,
+# nyaruka/rapidpro#6666).
+PORTFOLIO_SCOPE = "business_management"
 
 
 class _MetaModel(BaseModel):
@@ -50,8 +57,45 @@ class TokenInfo(_MetaModel):
     def never_expires(self) -> bool:
         return not self.expires_at
 
+    @property
+    def waba_hints(self) -> frozenset[str]:
+        """Ids granted under any ``whatsapp_*`` granular scope, minus portfolio ids: a hint, unordered.
+
+        Both token shapes count (docs/meta.md#business-tokens-and-granular-scopes): the old WhatsApp scopes
+        and June 2026's
+        ``whatsapp_business_manage_events``. Meta's order varies between tokens, so there is none here;
+        whether the token reads a WABA is proven by reading it, not by this set.
+        """
+        portfolios = self.portfolio_ids
+        return frozenset(
+            target
+            for granular in self.granular_scopes
+            if granular.scope.startswith("whatsapp_")
+            for target in granular.target_ids
+            if target not in portfolios
+        )
+
+    @property
+    def portfolio_ids(self) -> frozenset[str]:
+        return frozenset(
+            target
+            for granular in self.granular_scopes
+            if granular.scope == PORTFOLIO_SCOPE
+            for target in granular.target_ids
+        )
+
+    @property
+    def has_legacy_whatsapp_scopes(self) -> bool:
+        """The pre-June-2026 shape: one of the two classic WhatsApp scopes is granted."""
+        granted = set(self.scopes) | {g.scope for g in self.granular_scopes}
+        return any(scope in granted for scope in WHATSAPP_SCOPES)
+
     def granted_waba_ids(self) -> list[str]:
-        """WABA ids granted through either WhatsApp scope, newest first (Meta's order), without repeats."""
+        """WABA ids granted through either classic WhatsApp scope, in Meta's order, without repeats.
+
+        The older shape only, and its order is not stable (docs/meta.md#business-tokens-and-granular-scopes):
+        prefer ``waba_hints``.
+        """
         seen: dict[str, None] = {}
         for scope in WHATSAPP_SCOPES:
             for granular in self.granular_scopes:
@@ -122,6 +166,31 @@ class PhoneNumber(_MetaModel):
         )
 
 
+class SuccessAnswer(_MetaModel):
+    """``{"success": true}``: request_code (OpenAPI ``RequestCodeResponse``), register, subscribed_apps."""
+
+    success: bool
+
+
+class VerifyCodeAnswer(SuccessAnswer):
+    """``verify_code``: OpenAPI ``VerifyCodeResponse`` (``id`` is the verified number's id, optional)."""
+
+    id: str | None = None
+
+
+class AddedPhoneNumber(_MetaModel):
+    """``POST /{waba_id}/phone_numbers``: the new number's id (docs/meta.md#number-verification)."""
+
+    id: str
+
+
+class SmbAppDataRequest(_MetaModel):
+    """``POST /{phone_number_id}/smb_app_data``: accepted, not yet shared (docs/meta.md#coexistence-syncs)."""
+
+    messaging_product: str = "whatsapp"
+    request_id: str
+
+
 class AppCheck(_MetaModel):
     """The preflight: the app token works and the id/secret pair belongs together."""
 
@@ -163,6 +232,18 @@ class GraphUsage(_MetaModel):
 
     app: AppUsage | None = None
     business_use_case: dict[str, list[BusinessUseCaseUsage]] = Field(default_factory=dict)
+
+    @property
+    def regain_seconds(self) -> float | None:
+        """The longest ``estimated_time_to_regain_access`` in seconds (Meta gives minutes), None when 0.
+
+        Unit: minutes (docs/meta.md#rate-limits).
+        """
+        minutes = max(
+            (u.estimated_time_to_regain_access for group in self.business_use_case.values() for u in group),
+            default=0.0,
+        )
+        return minutes * 60.0 if minutes > 0 else None
 
     @property
     def max_percent(self) -> float:

@@ -56,6 +56,8 @@ async def send_once(
         usage = parse_usage(response.headers)
         payload = _decode(response, request.endpoint)
     except MetaError as error:
+        if usage is not None and error.retry_after is None:
+            error.retry_after = usage.regain_seconds
         error.scrubbed(request.secrets)
         _record(request, attempt, started, status, error)
         raise

@@ -121,6 +121,7 @@ async def finish(runtime: Runtime, *, user: User, data: CallbackInput) -> Attemp
     state = verify_state(runtime, data.body.state, user)
     async with runtime.sessionmaker() as session:
         attempt = await _attempt_of(session, state)
+        # The rollout flag gates every callback first: switched off, nothing says more than that.
         if not await signup_enabled(session, runtime, user.organization_id):
             raise FeatureDisabled
         if lifecycle.is_superseded(attempt):

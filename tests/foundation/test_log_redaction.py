@@ -10,6 +10,7 @@ import logging
 import pytest
 
 from qualifica.logging import get_logger
+from qualifica.meta.logfilter import install_http_log_scrubber
 
 TOKEN = "EAAGm0PX4ZCpsBAKZCZBx7ZAhv3qT0kZCjZBiZAvD4ZCWlpn3ZCXJ5ZAZBqZBZC"  # made up
 CODE = "AQBx7Zq1n0tAreAlC0de_Lp9"
@@ -75,3 +76,24 @@ class TestEveryForm:
 def test_ordinary_words_and_error_codes_are_kept(captured_logs: io.StringIO) -> None:
     get_logger("test").info("explained", detail=ORDINARY)
     assert json.loads(rendered(captured_logs).splitlines()[-1])["detail"] == ORDINARY
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+def test_http_library_records_are_scrubbed_without_our_formatter(form: str) -> None:
+    """A process that never configured logging (a script, a test) still gets httpx's records scrubbed."""
+    text, secrets = FORMS[form]
+    install_http_log_scrubber()
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("httpx")
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        logger.debug("HTTP Request: %s", text)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert "HTTP Request" in buffer.getvalue()
+    assert [secret for secret in secrets if secret in buffer.getvalue()] == []

@@ -60,10 +60,10 @@ async def client_for(recorder: Recorder) -> tuple[GraphClient, httpx.AsyncClient
     ), http
 
 
-async def call(recorder: Recorder, method: str, *args: Any, **kwargs: Any) -> Any:
+async def call(recorder: Recorder, name: str, /, *args: Any, **kwargs: Any) -> Any:
     client, http = await client_for(recorder)
     async with http:
-        return await getattr(client, method)(*args, **kwargs)
+        return await getattr(client, name)(*args, **kwargs)
 
 
 def metric(endpoint: str, outcome: str) -> float:
@@ -214,10 +214,120 @@ class TestOutgoingRequests:
         assert not (await call(recorder, "app_check")).is_valid
 
 
+class TestVerificationAndCoexistenceCalls:
+    async def test_request_code_posts_method_and_language_as_json(self) -> None:
+        recorder = Recorder(SUCCESS)
+        assert await call(recorder, "request_code", "9", token=TOKEN, method="VOICE") is None
+        (request,) = recorder.requests
+        assert (request.method, request.url.path) == ("POST", "/v25.0/9/request_code")
+        assert json.loads(request.content) == {"code_method": "VOICE", "language": "pt_BR"}
+        assert request.headers["authorization"] == f"Bearer {TOKEN}"
+
+    async def test_request_code_takes_another_language(self) -> None:
+        recorder = Recorder(SUCCESS)
+        await call(recorder, "request_code", "9", token=TOKEN, method="SMS", language="en_US")
+        assert json.loads(recorder.requests[0].content) == {"code_method": "SMS", "language": "en_US"}
+
+    async def test_verify_code_posts_the_code_and_accepts_the_id_in_the_answer(self) -> None:
+        recorder = Recorder(ok({"success": True, "id": "9"}))
+        assert await call(recorder, "verify_code", "9", token=TOKEN, code="123456") is None
+        (request,) = recorder.requests
+        assert (request.method, request.url.path) == ("POST", "/v25.0/9/verify_code")
+        assert json.loads(request.content) == {"code": "123456"}
+
+    async def test_wrong_code_is_a_permanent_error_without_the_code_in_it(self) -> None:
+        answer = meta_error(100, 422, message="Code 654321 is invalid or expired")
+        recorder = Recorder(answer, SUCCESS)
+        with pytest.raises(MetaError) as caught:
+            await call(recorder, "verify_code", "9", token=TOKEN, code="654321")
+        assert caught.value.code == 100 and not caught.value.transient
+        assert "654321" not in str(caught.value) and len(recorder.requests) == 1
+
+    async def test_verify_code_without_success_is_an_error(self) -> None:
+        with pytest.raises(MetaError, match="success"):
+            await call(Recorder(ok({"success": False})), "verify_code", "9", token=TOKEN, code="123456")
+
+    async def test_add_phone_number_posts_cc_number_and_name_and_returns_the_id(self) -> None:
+        recorder = Recorder(ok({"id": "510000000000011"}))
+        phone_id = await call(
+            recorder,
+            "add_phone_number",
+            "77",
+            token=TOKEN,
+            cc="55",
+            phone_number="11987650002",
+            verified_name="Imobiliária Exemplo",
+        )
+        assert phone_id == "510000000000011"
+        (request,) = recorder.requests
+        assert (request.method, request.url.path) == ("POST", "/v25.0/77/phone_numbers")
+        assert json.loads(request.content) == {
+            "cc": "55",
+            "phone_number": "11987650002",
+            "verified_name": "Imobiliária Exemplo",
+        }
+
+    @pytest.mark.parametrize("sync_type", ["smb_app_state_sync", "history"])
+    async def test_smb_app_data_posts_the_sync_type_and_returns_the_request_id(self, sync_type: str) -> None:
+        recorder = Recorder(ok({"messaging_product": "whatsapp", "request_id": "REQ-1"}))
+        assert await call(recorder, "request_smb_app_data", "9", token=TOKEN, sync_type=sync_type) == "REQ-1"
+        (request,) = recorder.requests
+        assert (request.method, request.url.path) == ("POST", "/v25.0/9/smb_app_data")
+        assert json.loads(request.content) == {"messaging_product": "whatsapp", "sync_type": sync_type}
+
+    async def test_smb_app_data_twice_is_meta_s_permanent_refusal(self) -> None:
+        recorder = Recorder(meta_error(2593107), SUCCESS)
+        with pytest.raises(MetaError) as caught:
+            await call(recorder, "request_smb_app_data", "9", token=TOKEN, sync_type="history")
+        assert caught.value.code == 2593107 and not caught.value.transient
+        assert len(recorder.requests) == 1
+
+
+def buc_usage(minutes: float) -> dict[str, str]:
+    entry = {
+        "type": "whatsapp_business_management",
+        "call_count": 100,
+        "total_cputime": 10,
+        "total_time": 10,
+        "estimated_time_to_regain_access": minutes,
+    }
+    return {"X-Business-Use-Case-Usage": json.dumps({"77": [entry]})}
+
+
+class TestRateLimits:
+    @pytest.mark.parametrize("code", [4, 17, 32, 613, 80007, 80008, 130429])
+    async def test_a_rate_limit_is_not_retried_inside_the_request(self, code: int) -> None:
+        recorder = Recorder(meta_error(code, is_transient=True), ok({"id": "77"}))
+        with pytest.raises(MetaError) as caught:
+            await call(recorder, "get_waba", "77", token=TOKEN)
+        assert caught.value.is_rate_limit and caught.value.transient
+        assert len(recorder.requests) == 1
+
+    async def test_retry_after_comes_from_the_regain_time_in_minutes(self) -> None:
+        answer = httpx.Response(
+            400, json={"error": {"message": "(#80007) Rate limit issue", "code": 80007}}, headers=buc_usage(7)
+        )
+        with pytest.raises(MetaError) as caught:
+            await call(Recorder(answer), "request_code", "9", token=TOKEN, method="SMS")
+        assert caught.value.retry_after == 7 * 60
+
+    async def test_without_a_regain_time_retry_after_is_none(self) -> None:
+        for headers in ({}, buc_usage(0)):
+            answer = httpx.Response(400, json={"error": {"message": "(#4) x", "code": 4}}, headers=headers)
+            with pytest.raises(MetaError) as caught:
+                await call(Recorder(answer), "get_waba", "77", token=TOKEN)
+            assert caught.value.is_rate_limit and caught.value.retry_after is None
+
+    async def test_other_transient_errors_are_still_retried(self) -> None:
+        recorder = Recorder(meta_error(131016, 500), ok({"id": "77"}))
+        assert (await call(recorder, "get_waba", "77", token=TOKEN)).id == "77"
+        assert len(recorder.requests) == 2
+
+
 class TestAnswers:
     async def test_transient_error_is_retried_then_succeeds(self) -> None:
         before = metric("waba", "transient_error"), metric("waba", "ok")
-        recorder = Recorder(meta_error(2, 500, is_transient=True), meta_error(4), ok({"id": "77"}))
+        recorder = Recorder(meta_error(2, 500, is_transient=True), meta_error(1), ok({"id": "77"}))
         assert (await call(recorder, "get_waba", "77", token=TOKEN)).id == "77"
         assert len(recorder.requests) == 3
         assert metric("waba", "transient_error") - before[0] == 2

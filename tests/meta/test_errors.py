@@ -101,6 +101,17 @@ class TestClassification:
         assert error.transient
 
 
+class TestRateLimit:
+    @pytest.mark.parametrize("code", [4, 17, 32, 613, 80007, 80008, 130429])
+    def test_rate_limit_codes(self, code: int) -> None:
+        error = error_from_envelope(envelope(code, None, "limit"), http_status=400)
+        assert error.is_rate_limit and error.transient and error.retry_after is None
+
+    @pytest.mark.parametrize("code", [1, 2, 100, 131016, 131056, 133016])
+    def test_other_codes_are_not_rate_limits(self, code: int) -> None:
+        assert not error_from_envelope(envelope(code, None, "x"), http_status=400).is_rate_limit
+
+
 class TestText:
     def test_str_names_endpoint_code_and_message(self) -> None:
         error = MetaError("(#133005) PIN Mismatch", code=133005, http_status=400, endpoint="register")

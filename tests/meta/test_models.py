@@ -50,6 +50,55 @@ class TestTokenInfo:
         assert info.error is not None and info.error.subcode == 458
         assert info.granted_waba_ids() == []
 
+    def test_june_2026_shape_hints_the_manage_events_targets_not_the_portfolio(self) -> None:
+        # reference 2026 §1.2: no classic WhatsApp scope; business_management lists the portfolio
+        info = TokenInfo.model_validate(
+            {
+                "is_valid": True,
+                "type": "SYSTEM_USER",
+                "scopes": ["business_management", "whatsapp_business_manage_events", "public_profile"],
+                "granular_scopes": [
+                    {"scope": "business_management", "target_ids": ["200000000000002"]},
+                    {"scope": "whatsapp_business_manage_events", "target_ids": ["31", "30"]},
+                ],
+            }
+        )
+        assert info.waba_hints == frozenset({"30", "31"})
+        assert info.portfolio_ids == frozenset({"200000000000002"})
+        assert not info.has_legacy_whatsapp_scopes
+        assert info.granted_waba_ids() == []  # the old gate finds nothing: what broke signups in June
+
+    def test_legacy_shape_hints_both_whatsapp_scopes_as_a_set(self) -> None:
+        info = TokenInfo.model_validate(
+            {
+                "scopes": ["whatsapp_business_management", "whatsapp_business_messaging"],
+                "granular_scopes": [
+                    {"scope": "whatsapp_business_management", "target_ids": ["3", "2"]},
+                    {"scope": "whatsapp_business_messaging", "target_ids": ["2", "1"]},
+                    {"scope": "business_management", "target_ids": ["999"]},
+                ],
+            }
+        )
+        assert info.waba_hints == frozenset({"1", "2", "3"})
+        assert info.has_legacy_whatsapp_scopes
+
+    def test_hints_ignore_order_and_drop_portfolio_ids_listed_under_whatsapp_scopes(self) -> None:
+        def shaped(targets: list[str]) -> TokenInfo:
+            return TokenInfo.model_validate(
+                {
+                    "granular_scopes": [
+                        {"scope": "business_management", "target_ids": ["999"]},
+                        {"scope": "whatsapp_business_manage_events", "target_ids": targets},
+                    ]
+                }
+            )
+
+        assert shaped(["1", "2", "999"]).waba_hints == shaped(["2", "999", "1"]).waba_hints == {"1", "2"}
+
+    def test_a_global_grant_without_target_ids_gives_no_hint(self) -> None:
+        info = TokenInfo.model_validate({"granular_scopes": [{"scope": "whatsapp_business_manage_events"}]})
+        assert info.waba_hints == frozenset()
+
     def test_expires_at_zero_means_never(self) -> None:
         assert TokenInfo.model_validate({"expires_at": 0}).never_expires
         assert not TokenInfo.model_validate({"expires_at": 1_800_000_000}).never_expires
@@ -101,6 +150,18 @@ class TestUsage:
         assert usage.app.call_count == 91
         assert usage.business_use_case["123"][0].estimated_time_to_regain_access == 7
         assert usage.max_percent == 91
+
+    def test_regain_seconds_is_the_longest_wait_in_seconds(self) -> None:
+        usage = parse_usage(
+            {
+                "x-business-use-case-usage": '{"1": [{"type": "whatsapp_business_management",'
+                ' "call_count": 100, "estimated_time_to_regain_access": 3}], "2": [{"type": "whatsapp",'
+                ' "call_count": 100, "estimated_time_to_regain_access": 5}]}'
+            }
+        )
+        assert usage is not None and usage.regain_seconds == 300
+        calm = parse_usage({"x-app-usage": '{"call_count": 1}'})
+        assert calm is not None and calm.regain_seconds is None
 
     def test_absent_or_malformed_headers(self) -> None:
         assert parse_usage({}) is None

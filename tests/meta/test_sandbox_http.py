@@ -52,13 +52,26 @@ class TestControlEndpoint:
         signup = (await http.post(control + "/signup", json={"path": "finish"})).json()
         assert signup["event"] == "FINISH" and signup["code"]
         token = (await graph.exchange_code(signup["code"])).access_token
-        answer = await http.post(control + "/failures", json={"endpoint": "waba", "code": 80007, "times": 9})
+        answer = await http.post(control + "/failures", json={"endpoint": "waba", "code": 2, "times": 9})
         assert answer.json() == {"ok": True}
         with pytest.raises(MetaError) as caught:
             await graph.get_waba(signup["data"]["waba_id"], token=token)
-        assert caught.value.code == 80007 and caught.value.transient
+        assert caught.value.code == 2 and caught.value.transient
         recorded = (await http.get(control + "/requests", params={"endpoint": "waba"})).json()
         assert len(recorded) == 5 and recorded[0]["method"] == "GET"
+
+    async def test_rate_limit_injected_over_http_is_not_retried(
+        self, live_sandbox: LiveSandbox, http: httpx.AsyncClient, graph: GraphClient
+    ) -> None:
+        control = live_sandbox.url + "/_control"
+        signup = (await http.post(control + "/signup", json={"path": "finish"})).json()
+        token = (await graph.exchange_code(signup["code"])).access_token
+        await http.post(control + "/failures", json={"endpoint": "waba", "code": 80007, "times": 9})
+        with pytest.raises(MetaError) as caught:
+            await graph.get_waba(signup["data"]["waba_id"], token=token)
+        assert caught.value.code == 80007 and caught.value.is_rate_limit
+        recorded = (await http.get(control + "/requests", params={"endpoint": "waba"})).json()
+        assert len(recorded) == 1
 
     async def test_auto_mode_pin_and_state(
         self, live_sandbox: LiveSandbox, http: httpx.AsyncClient, sandbox: Sandbox
@@ -73,7 +86,7 @@ class TestControlEndpoint:
         await http.post(control + f"/phones/{phone_id}/pin", json={"pin": "135790"})
         assert sandbox.phone(phone_id).pin == "135790"
         state = (await http.get(control + "/state")).json()
-        assert state["app_id"] == APP_ID and len(state["phones"]) == 2
+        assert state["app_id"] == APP_ID and len(state["phones"]) == 6  # docs/sandbox.md, "Seeded world"
         assert "pin" not in state["phones"][0]
 
     async def test_latency_over_http(
