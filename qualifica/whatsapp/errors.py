@@ -74,3 +74,49 @@ class PinMismatch(AppError):
 class NoPinRequired(AppError):
     code, status = "no_pin_required", 409
     message = "Nenhuma conexão está aguardando o PIN."
+
+
+# ARCHITECTURE §12 and §14: the admin's answers to a signup that waits for them.
+class AttemptSuperseded(AppError):
+    code, status = "attempt_superseded", 409
+    message = (
+        "Esta tentativa de conexão não está mais aberta: outra foi iniciada ou ela expirou. "
+        "Clique em Conectar WhatsApp para tentar novamente."
+    )
+
+
+class InvalidChoice(AppError):
+    code, status = "invalid_choice", 422
+    message = "Escolha uma das contas e um dos números oferecidos."
+
+
+class NoVerificationRequired(AppError):
+    code, status = "no_verification_required", 409
+    message = "Nenhuma conexão está aguardando a verificação do número."
+
+
+class NoNumberRequired(AppError):
+    code, status = "no_number_required", 409
+    message = "Nenhuma conexão está aguardando um número de telefone."
+
+
+class InvalidCode(AppError):
+    code, status = "invalid_code", 422
+    message = "O código de verificação deve ter exatamente 6 dígitos."
+
+
+class InvalidNumber(AppError):
+    code, status = "invalid_number", 422
+    message = "Informe o código do país, o número com DDD e o nome de exibição."
+
+
+class VerificationFailed(AppError):
+    """Meta refused a verification step; ``code`` and ``status`` come from the catalogue's reading."""
+
+    code, status = "verification_failed", 422
+    message = "A Meta recusou a verificação do número."
+
+
+class RateLimited(AppError):
+    code, status = "rate_limited", 429
+    message = "A Meta está limitando as requisições agora. Tente de novo em alguns minutos."

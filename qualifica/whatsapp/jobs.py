@@ -20,6 +20,7 @@ from qualifica.runtime import Runtime
 from qualifica.security.state import STATE_MAX_AGE_SECONDS
 from qualifica.whatsapp import attempts
 from qualifica.whatsapp.attempts import Attempt
+from qualifica.whatsapp.coexistence import request_due_syncs
 from qualifica.whatsapp.health_check import run_due_health_checks
 from qualifica.whatsapp.models import AttemptStatus
 from qualifica.whatsapp.pipeline import run_attempt
@@ -63,4 +64,6 @@ JOBS = (
     Job("signup.expire", expire_abandoned, interval=10.0),
     # Each check is a few Meta calls; which connections are due is ``health_check_interval_seconds``.
     Job("connection.health_check", run_due_health_checks, interval=5.0),
+    # A coexistence number's contact and history syncs (once each, within Meta's 24 h).
+    Job("coexistence.sync", request_due_syncs, interval=5.0),
 )

@@ -228,6 +228,7 @@ class TestStop:
 
         assert sorted(names) == [
             "analytics.deliver",
+            "coexistence.sync",
             "connection.health_check",
             "signup.expire",
             "signup.resume",
