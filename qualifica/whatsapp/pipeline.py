@@ -320,7 +320,7 @@ class Run:
         if self.attempt.event == COEXISTENCE or not phone.needs_registration:
             return None, True
         pin = unseal(self.runtime.ring, self.attempt, "registration_pin")
-        if self.attempt.step == Progress.REGISTERING and pin:
+        if pin:  # sealed with the REGISTERING marker (which a rate-limit wait may have replaced)
             # Resumed mid-registration: ask Meta whether it went through instead of registering twice.
             deadline = time.monotonic() + STEP_SECONDS
             current = await self._call(
