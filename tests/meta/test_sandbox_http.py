@@ -86,7 +86,7 @@ class TestControlEndpoint:
         await http.post(control + f"/phones/{phone_id}/pin", json={"pin": "135790"})
         assert sandbox.phone(phone_id).pin == "135790"
         state = (await http.get(control + "/state")).json()
-        assert state["app_id"] == APP_ID and len(state["phones"]) == 2
+        assert state["app_id"] == APP_ID and len(state["phones"]) == 6  # docs/sandbox.md, "Seeded world"
         assert "pin" not in state["phones"][0]
 
     async def test_latency_over_http(

@@ -20,7 +20,7 @@ class AutoStep:
 
 
 def _waba_choice(path: str) -> str:
-    if path in ("finish_new_waba", "cancel:WHATSAPP_BUSINESS_PROFILE_SETUP"):
+    if path in ("finish_new_waba", "finish_no_number", "cancel:WHATSAPP_BUSINESS_PROFILE_SETUP"):
         return "new"
     return "existing"
 
@@ -28,7 +28,10 @@ def _waba_choice(path: str) -> str:
 def _phone_choice(path: str) -> str:
     return {
         "finish_existing_number": "existing",
+        "finish_two_wabas_no_event": "existing",
         "finish_only_waba": "later",
+        "finish_no_number": "later",
+        "finish_two_numbers_no_phone_id": "later",
         "coexistence": "coexistence",
     }.get(path, "new")
 
@@ -45,6 +48,8 @@ def auto_step(auto: AutoMode | None, page: str) -> AutoStep | None:
     if path.startswith("cancel:") and STEP_OF.get(path.removeprefix("cancel:")) == page:
         return AutoStep("cancel")
     choices = {"waba": _waba_choice(path), "phone": _phone_choice(path)}
+    if path == "finish_unverified_number":
+        choices["verify"] = "later"  # ES v4: finish without verifying the new number
     if path == "error":
         choices["display_name"] = ERROR_DISPLAY_NAME
     return AutoStep("next", choices)

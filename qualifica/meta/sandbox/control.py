@@ -26,7 +26,16 @@ def _latency(body: dict[str, Any]) -> Latency | float | None:
 def _failure(sandbox: Sandbox, body: dict[str, Any], _: Request) -> None:
     fields = {
         k: body[k]
-        for k in ("code", "message", "subcode", "http_status", "is_transient", "error_type", "raw_body")
+        for k in (
+            "code",
+            "message",
+            "subcode",
+            "http_status",
+            "is_transient",
+            "error_type",
+            "raw_body",
+            "regain_minutes",
+        )
         if k in body
     }
     sandbox.fail_next(body["endpoint"], int(body.get("times", 1)), **fields)
@@ -34,7 +43,13 @@ def _failure(sandbox: Sandbox, body: dict[str, Any], _: Request) -> None:
 
 def _signup(sandbox: Sandbox, body: dict[str, Any], _: Request) -> dict[str, Any]:
     result = sandbox.complete_signup(body.get("path", "finish"), redirect_uri=body.get("redirect_uri"))
-    return {"code": result.code, "event": result.event, "data": result.data}
+    return {
+        "code": result.code,
+        "event": result.event,
+        "data": result.data,
+        "version": result.version,
+        "posted": result.posted,
+    }
 
 
 def _webhook(sandbox: Sandbox, body: dict[str, Any], request: Request) -> dict[str, Any] | None:
@@ -48,7 +63,27 @@ def _webhook(sandbox: Sandbox, body: dict[str, Any], request: Request) -> dict[s
             body["phone_id"], body.get("decision", "APPROVED"), body.get("rejection_reason")
         )
     elif kind == "message":
-        return {"wamid": sandbox.notify.message(body["phone_id"], text=body.get("text", "Olá!"))}
+        wamid = sandbox.notify.message(
+            body["phone_id"],
+            body.get("sender", "5511912345678"),
+            body.get("text", "Olá!"),
+            user_id=body.get("user_id"),
+            username=bool(body.get("username", False)),
+        )
+        return {"wamid": wamid}
+    elif kind == "user_changed_number":
+        wamid = sandbox.notify.user_changed_number(
+            body["phone_id"], body["old_number"], body["new_number"], new_user_id=body.get("new_user_id")
+        )
+        return {"wamid": wamid}
+    elif kind == "user_changed_user_id":
+        wamid = sandbox.notify.user_changed_user_id(
+            body["phone_id"], body.get("sender", ""), body["old_user_id"], body["new_user_id"]
+        )
+        return {"wamid": wamid}
+    elif kind == "smb_message_echo":
+        args = {k: body[k] for k in ("to", "text") if k in body}
+        return {"wamid": sandbox.notify.smb_message_echo(body["phone_id"], **args)}
     else:
         raise KeyError(kind)
     return None
@@ -66,6 +101,7 @@ def _state(sandbox: Sandbox, _: dict[str, Any], __: Request) -> dict[str, Any]:
             ],
             "phones": [{**p.as_graph(), "waba_id": p.waba_id} for p in world.phones.values()],
             "auto": asdict(sandbox.scenario.auto) if sandbox.scenario.auto else None,
+            "token_shape": sandbox.scenario.token_shape,
         }
 
 
@@ -92,6 +128,14 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("POST", "/phones/{phone_id}/pin"): lambda s, b, r: s.set_phone_pin(
         r.path_params["phone_id"], b.get("pin")
     ),
+    ("POST", "/token-shape"): lambda s, b, r: s.set_token_shape(b["shape"]),
+    ("POST", "/wabas/{waba_id}/readable"): lambda s, b, r: s.set_waba_readable(
+        r.path_params["waba_id"], bool(b["readable"])
+    ),
+    ("POST", "/history-sharing"): lambda s, b, r: s.set_history_sharing(bool(b["value"])),
+    ("GET", "/phones/{phone_id}/code"): lambda s, b, r: {
+        "code": s.verification_code(r.path_params["phone_id"])
+    },
     ("POST", "/signup"): _signup,
     ("POST", "/webhooks/{kind}"): _webhook,
     ("GET", "/webhooks/deliveries"): lambda s, b, r: [

@@ -99,3 +99,76 @@ def registration_limit() -> GraphFault:
 
 def needs_verification() -> GraphFault:
     return GraphFault(Failure(code=133006, message="(#133006) Phone number re-verification needed"))
+
+
+# -- ES v4 number verification (reference 2026 §7; Meta OpenAPI v23.0 examples for each path) ------------
+def no_permission(kind: str) -> GraphFault:
+    """The token lists the object but cannot use it: 403 code 200/1349174 (OpenAPI, §8.1)."""
+    message = f"Your app doesn't have permission to access this {kind}"
+    return GraphFault(Failure(code=200, subcode=1349174, message=message, http_status=403))
+
+
+def invalid_parameter(message: str, *, http_status: int = 400) -> GraphFault:
+    return GraphFault(Failure(code=100, message=message, http_status=http_status))
+
+
+def bad_code_method() -> GraphFault:
+    return invalid_parameter("Invalid parameter: code_method must be SMS or VOICE")
+
+
+def bad_language() -> GraphFault:
+    return invalid_parameter("Invalid parameter: language must be a locale such as pt_BR")
+
+
+def not_eligible_for_verification() -> GraphFault:
+    message = "Phone number is not eligible for verification at this time"
+    return GraphFault(Failure(code=100, message=message, http_status=422, error_type="GraphMethodException"))
+
+
+def too_many_codes(regain_minutes: float) -> GraphFault:
+    failure = Failure(
+        code=4,
+        subcode=2446079,
+        message="Too many verification attempts. Please try again later",
+        http_status=429,
+        is_transient=True,
+        regain_minutes=regain_minutes,
+    )
+    return GraphFault(failure)
+
+
+def bad_code_format() -> GraphFault:
+    return invalid_parameter("Invalid verification code format")
+
+
+def wrong_code() -> GraphFault:
+    message = "The verification code is invalid or has expired"
+    return GraphFault(Failure(code=100, message=message, http_status=422, error_type="GraphMethodException"))
+
+
+def bad_phone_number() -> GraphFault:
+    return invalid_parameter("Invalid parameter: phone_number must be in E.164 format")
+
+
+def number_in_use() -> GraphFault:
+    message = "Phone number is already registered with WhatsApp Business"
+    return GraphFault(Failure(code=100, message=message, http_status=409))
+
+
+# -- coexistence syncs (reference 2026 §6, error table) ------------------------------------------------
+def not_a_business_app_number() -> GraphFault:
+    return invalid_parameter("(#100) smb_app_data is only available for WhatsApp Business app numbers")
+
+
+def bad_sync_type() -> GraphFault:
+    return invalid_parameter("Invalid parameter: sync_type must be smb_app_state_sync or history")
+
+
+def sync_already_requested() -> GraphFault:
+    message = "(#2593107) Synchronization of this type was already requested for this phone number"
+    return GraphFault(Failure(code=2593107, message=message))
+
+
+def sync_window_over() -> GraphFault:
+    message = "(#2593108) Synchronization must be requested within 24 hours of onboarding"
+    return GraphFault(Failure(code=2593108, message=message))

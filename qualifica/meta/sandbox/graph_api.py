@@ -23,19 +23,24 @@ _JITTER = random.Random()  # noqa: S311 - simulated latency
 Params = dict[str, str]
 
 
-def endpoint_of(sandbox: Sandbox, path: str) -> str:
+def endpoint_of(sandbox: Sandbox, path: str, method: str = "GET") -> str:
     parts = path.strip("/").split("/")
     if parts == ["oauth", "access_token"]:
         return Endpoint.OAUTH_ACCESS_TOKEN
     if parts == ["debug_token"]:
         return Endpoint.DEBUG_TOKEN
     if len(parts) == 2:
+        if parts[1] == "phone_numbers" and method == "POST":
+            return Endpoint.ADD_PHONE_NUMBER
         edge = {
             "subscribed_apps": Endpoint.SUBSCRIBED_APPS,
             "phone_numbers": Endpoint.PHONE_NUMBERS,
             "register": Endpoint.REGISTER,
             "deregister": Endpoint.DEREGISTER,
             "subscriptions": Endpoint.APP_SUBSCRIPTIONS,
+            "request_code": Endpoint.REQUEST_CODE,
+            "verify_code": Endpoint.VERIFY_CODE,
+            "smb_app_data": Endpoint.SMB_APP_DATA,
         }
         return edge.get(parts[1], "unknown")
     if len(parts) == 1:
@@ -96,11 +101,27 @@ def _usage_headers(sandbox: Sandbox, endpoint: str, object_id: str) -> dict[str,
     return headers
 
 
-def error_response(failure: Failure, *, trace_id: str, www_authenticate: str | None = None) -> Response:
+def throttled_usage(object_id: str, regain_minutes: float) -> dict[str, str]:
+    """The business use case at 100 % with Meta's wait (minutes), as a rate-limit answer carries it."""
+    usage = {
+        "type": "whatsapp_business_management",
+        "call_count": 100,
+        "total_cputime": 100,
+        "total_time": 100,
+        "estimated_time_to_regain_access": regain_minutes,
+    }
+    return {"X-Business-Use-Case-Usage": json.dumps({object_id: [usage]})}
+
+
+def error_response(
+    failure: Failure, *, trace_id: str, www_authenticate: str | None = None, object_id: str = ""
+) -> Response:
     if failure.raw_body is not None:
         return Response(failure.raw_body, status_code=failure.status(), media_type="text/html")
-    headers = {"WWW-Authenticate": www_authenticate} if www_authenticate else None
-    return JSONResponse(failure.envelope(trace_id), status_code=failure.status(), headers=headers)
+    headers = {"WWW-Authenticate": www_authenticate} if www_authenticate else {}
+    if failure.regain_minutes is not None:
+        headers |= throttled_usage(object_id, failure.regain_minutes)
+    return JSONResponse(failure.envelope(trace_id), status_code=failure.status(), headers=headers or None)
 
 
 def make_graph_endpoint(sandbox: Sandbox) -> Callable[[Request], Any]:
@@ -113,7 +134,7 @@ def make_graph_endpoint(sandbox: Sandbox) -> Callable[[Request], Any]:
             unknown = Failure(code=2635, message=f"(#2635) Unknown Graph API version {version[:10]}")
             return error_response(unknown, trace_id=sandbox.world.ids.trace())
         params, body = await _params(request)
-        endpoint = endpoint_of(sandbox, path)
+        endpoint = endpoint_of(sandbox, path, request.method)
         with sandbox.lock:
             sandbox.scenario.requests.append(
                 RecordedRequest(
@@ -135,7 +156,7 @@ def make_graph_endpoint(sandbox: Sandbox) -> Callable[[Request], Any]:
         headers = _usage_headers(sandbox, endpoint, object_id)
         trace_id = sandbox.world.ids.trace()
         if failure is not None:
-            response = error_response(failure, trace_id=trace_id)
+            response = error_response(failure, trace_id=trace_id, object_id=object_id)
         else:
             try:
                 with sandbox.lock:
@@ -143,9 +164,13 @@ def make_graph_endpoint(sandbox: Sandbox) -> Callable[[Request], Any]:
                 response = JSONResponse(payload)
             except GraphFault as fault:
                 response = error_response(
-                    fault.failure, trace_id=trace_id, www_authenticate=fault.www_authenticate
+                    fault.failure,
+                    trace_id=trace_id,
+                    www_authenticate=fault.www_authenticate,
+                    object_id=object_id,
                 )
-        response.headers.update(headers)
+        for name, value in headers.items():
+            response.headers.setdefault(name, value)  # a rate limit's own usage header wins
         return response
 
     return graph

@@ -10,16 +10,27 @@ from qualifica.meta.sandbox import faults
 from qualifica.meta.sandbox.sandbox import Sandbox
 from qualifica.meta.sandbox.world import (
     CODE_TTL_SECONDS,
+    NUMBERS_IN_USE_ELSEWHERE,
     REGISTRATION_LIMIT,
     REGISTRATION_WINDOW_SECONDS,
+    SMB_SYNC_WINDOW_SECONDS,
+    VERIFICATION_CODE_TTL_SECONDS,
+    VERIFICATION_REQUESTS_LIMIT,
+    VERIFICATION_REQUESTS_WINDOW_SECONDS,
     Phone,
     Token,
 )
 from qualifica.meta.webhook_subscription import WEBHOOK_OBJECT
 
 PIN = re.compile(r"^\d{6}$")
+LANGUAGE = re.compile(r"^[a-z]{2}_[A-Z]{2}$")  # OpenAPI RequestCodeRequest.language
+E164_NATIONAL = re.compile(r"^[1-9][0-9]{6,14}$")  # OpenAPI PhoneNumberCreateRequest.phone_number
+COUNTRY_CODE = re.compile(r"^[0-9]{1,3}$")
 APP_NAME = "Qualifica Leads (sandbox)"
 SCOPES = ["whatsapp_business_management", "whatsapp_business_messaging", "business_management"]
+# June 2026: chatwoot/chatwoot#14690's token (reference 2026 §1.1–1.2).
+JUNE_2026_SCOPES = ["business_management", "whatsapp_business_manage_events", "public_profile"]
+SYNC_TYPES = ("smb_app_state_sync", "history")
 
 
 class GraphObjects:
@@ -49,6 +60,10 @@ class GraphObjects:
         owner_waba = waba_id or (phone.waba_id if phone else "")
         if owner_waba not in token.waba_ids:
             raise faults.object_missing(object_id, method)
+        if not self.sandbox.world.wabas[owner_waba].readable:
+            raise faults.no_permission("WhatsApp Business Account" if waba_id else "phone number")
+        if endpoint == Endpoint.ADD_PHONE_NUMBER:
+            return self.add_phone_number(object_id, params)
         if endpoint == Endpoint.WABA:
             return self.waba(object_id, params)
         if endpoint == Endpoint.PHONE_NUMBERS:
@@ -62,6 +77,12 @@ class GraphObjects:
         assert phone is not None
         if endpoint == Endpoint.REGISTER:
             return self.register(phone, params.get("pin", ""))
+        if endpoint == Endpoint.REQUEST_CODE:
+            return self.request_code(phone, params)
+        if endpoint == Endpoint.VERIFY_CODE:
+            return self.verify_code(phone, params.get("code", ""))
+        if endpoint == Endpoint.SMB_APP_DATA:
+            return self.smb_app_data(phone, params)
         return self.deregister(phone)
 
     # -- OAuth ----------------------------------------------------------------------------------
@@ -100,14 +121,17 @@ class GraphObjects:
         world, scenario = self.sandbox.world, self.sandbox.scenario
         now = int(self.sandbox.now())
         lifetime = scenario.token_lifetime
+        targets = list(waba_ids)
+        world.ids.shuffler.shuffle(targets)  # target_ids order varies between tokens (reference 2026 §2)
         token = Token(
             value=world.ids.token(),
             app_id=self.app_id,
             business_id=business_id,
-            waba_ids=list(waba_ids),
+            waba_ids=targets,
             issued_at=now,
             expires_at=now + lifetime if lifetime else 0,
             user_id=world.ids.id(17),
+            shape=scenario.token_shape,
         )
         world.tokens[token.value] = token
         answer: dict[str, Any] = {"access_token": token.value, "token_type": "bearer"}
@@ -152,8 +176,7 @@ class GraphObjects:
             if reason.failure.subcode is not None:
                 error["subcode"] = reason.failure.subcode
             return {"data": {"error": error, "is_valid": False, "scopes": []}}
-        granular = [{"scope": scope, "target_ids": token.waba_ids} for scope in SCOPES[:2]]
-        granular.append({"scope": "business_management", "target_ids": [token.business_id]})
+        scopes, granular = self.token_scopes(token)
         return {
             "data": {
                 "app_id": token.app_id,
@@ -163,11 +186,21 @@ class GraphObjects:
                 "expires_at": token.expires_at,
                 "is_valid": True,
                 "issued_at": token.issued_at,
-                "scopes": SCOPES,
+                "scopes": scopes,
                 "granular_scopes": granular,
                 "user_id": token.user_id,
             }
         }
+
+    @staticmethod
+    def token_scopes(token: Token) -> tuple[list[str], list[dict[str, Any]]]:
+        """The token's ``scopes`` and ``granular_scopes`` in its shape (reference 2026 §1.2)."""
+        portfolio = {"scope": "business_management", "target_ids": [token.business_id]}
+        if token.shape == "legacy":
+            granular = [{"scope": scope, "target_ids": list(token.waba_ids)} for scope in SCOPES[:2]]
+            return list(SCOPES), [*granular, portfolio]
+        events = {"scope": "whatsapp_business_manage_events", "target_ids": list(token.waba_ids)}
+        return list(JUNE_2026_SCOPES), [portfolio, events]
 
     def expired(self, token: Token) -> bool:
         return bool(token.expires_at) and self.sandbox.now() >= token.expires_at
@@ -259,3 +292,67 @@ class GraphObjects:
             "NOT_APPLICABLE",
         )
         return {"success": True}
+
+    # -- ES v4: add a number, request and verify its code (reference 2026 §7) --------------------------
+    def add_phone_number(self, waba_id: str, params: dict[str, str]) -> dict[str, Any]:
+        cc, number = params.get("cc", ""), params.get("phone_number", "")
+        name = params.get("verified_name", "").strip()
+        if not E164_NATIONAL.match(number) or (cc and not COUNTRY_CODE.match(cc)):
+            raise faults.bad_phone_number()
+        if not 2 <= len(name) <= 75:
+            raise faults.invalid_parameter("Invalid parameter: verified_name must have 2 to 75 characters")
+        digits = cc + number
+        world = self.sandbox.world
+        taken = {re.sub(r"\D", "", p.display_phone_number) for p in world.phones.values()}
+        if digits in NUMBERS_IN_USE_ELSEWHERE or digits in taken:
+            raise faults.number_in_use()
+        display = f"+{cc} {number[:2]} {number[2:-4]}-{number[-4:]}" if cc == "55" else f"+{digits}"
+        return {"id": world.add_phone(waba_id, display, name).id}
+
+    def request_code(self, phone: Phone, params: dict[str, str]) -> dict[str, Any]:
+        if params.get("code_method") not in ("SMS", "VOICE"):
+            raise faults.bad_code_method()
+        if not LANGUAGE.match(params.get("language", "")):
+            raise faults.bad_language()
+        if phone.code_verification_status == "VERIFIED" or phone.is_on_biz_app:
+            raise faults.not_eligible_for_verification()
+        now = self.sandbox.now()
+        window = VERIFICATION_REQUESTS_WINDOW_SECONDS
+        phone.verification_requests = [t for t in phone.verification_requests if now - t < window]
+        if len(phone.verification_requests) >= VERIFICATION_REQUESTS_LIMIT:
+            wait = window - (now - phone.verification_requests[0])
+            raise faults.too_many_codes(regain_minutes=max(1, round(wait / 60)))
+        phone.verification_requests.append(now)
+        phone.verification_code = self.sandbox.world.ids.verification_code()
+        phone.verification_code_at = now
+        return {"success": True}
+
+    def verify_code(self, phone: Phone, code: str) -> dict[str, Any]:
+        if not PIN.match(code):
+            raise faults.bad_code_format()
+        fresh = self.sandbox.now() - phone.verification_code_at < VERIFICATION_CODE_TTL_SECONDS
+        if phone.verification_code is None or code != phone.verification_code or not fresh:
+            raise faults.wrong_code()
+        phone.verification_code = None  # single use
+        phone.code_verification_status = "VERIFIED"
+        return {"success": True, "id": phone.id}
+
+    # -- coexistence: contacts and history, once each within 24 h (reference 2026 §6.1) ---------------
+    def smb_app_data(self, phone: Phone, params: dict[str, str]) -> dict[str, Any]:
+        sync_type = params.get("sync_type", "")
+        if sync_type not in SYNC_TYPES:
+            raise faults.bad_sync_type()
+        if not phone.is_on_biz_app:
+            raise faults.not_a_business_app_number()
+        if sync_type in phone.smb_syncs:
+            raise faults.sync_already_requested()
+        onboarded = phone.onboarded_at
+        if onboarded is None or self.sandbox.now() - onboarded > SMB_SYNC_WINDOW_SECONDS:
+            raise faults.sync_window_over()
+        request_id = self.sandbox.world.ids.request_id()
+        phone.smb_syncs[sync_type] = request_id
+        if sync_type == "smb_app_state_sync":
+            self.sandbox.notify.contacts_sync(phone.id)
+        else:
+            self.sandbox.notify.history_sync(phone.id, shared=self.sandbox.scenario.history_sharing)
+        return {"messaging_product": "whatsapp", "request_id": request_id}

@@ -8,13 +8,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from qualifica.meta.sandbox.autopilot import ERROR_DISPLAY_NAME
-from qualifica.meta.sandbox.sandbox import Sandbox
+from qualifica.meta.sandbox.sandbox import PATH_BUSINESS, Sandbox
 from qualifica.meta.sandbox.signup import Flow
-from qualifica.meta.sandbox.world import PROFILE_NAME
+from qualifica.meta.sandbox.world import PROFILE_NAME, TOKEN_SHAPES
 
 OTP = re.compile(r"^\d{6}$")
 ONLY_WABA = "only_waba_sharing"
 COEXISTENCE = "whatsapp_business_app_onboarding"
+# The login screen's "today's Meta" panel: Graph calls a person may make answer a rate limit once.
+RATE_LIMIT_ENDPOINTS = {
+    "waba": "Leitura da conta (GET /{waba_id})",
+    "phone_numbers": "Lista de números",
+    "debug_token": "debug_token",
+    "subscribed_apps": "Inscrição do app (subscribed_apps)",
+    "register": "Registro do número",
+    "request_code": "Pedido de código (request_code)",
+    "smb_app_data": "Sincronização da coexistência (smb_app_data)",
+}
+RATE_LIMIT_MINUTES = 1
 
 
 class StepError(ValueError):
@@ -29,11 +40,19 @@ class Page:
 
 
 def _login(sandbox: Sandbox, flow: Flow) -> dict[str, Any]:
-    return {"profile_name": PROFILE_NAME}
+    return {
+        "profile_name": PROFILE_NAME,
+        "token_shape": sandbox.scenario.token_shape,
+        "rate_limit_endpoints": RATE_LIMIT_ENDPOINTS,
+        "history_sharing": sandbox.scenario.history_sharing,
+    }
 
 
 def _business(sandbox: Sandbox, flow: Flow) -> dict[str, Any]:
-    return {"businesses": list(sandbox.world.businesses.values())}
+    businesses = list(sandbox.world.businesses.values())
+    wanted = PATH_BUSINESS.get(flow.auto.path) if flow.auto else None
+    selected = next((b.id for b in businesses if b.name == wanted), businesses[0].id)
+    return {"businesses": businesses, "selected": selected}
 
 
 def _waba(sandbox: Sandbox, flow: Flow) -> dict[str, Any]:
@@ -103,6 +122,7 @@ def advance(sandbox: Sandbox, flow: Flow, page: str, form: dict[str, str]) -> st
     """Apply the screen's form to the flow and name the next screen; ``StepError`` keeps the user here."""
     world = sandbox.world
     if page == "login":
+        _apply_scenario(sandbox, flow, form)
         return "business"
     if page == "business":
         if form.get("business_id") not in world.businesses:
@@ -127,6 +147,9 @@ def advance(sandbox: Sandbox, flow: Flow, page: str, form: dict[str, str]) -> st
     if page == "phone":
         return _advance_phone(sandbox, flow, form)
     if page == "verify":
+        if form.get("later"):
+            flow.verify_later = True  # ES v4: the number stays unverified (reference 2026 §3.1)
+            return "permissions"
         if not OTP.match(form.get("otp", "").strip()):
             raise StepError("O código de verificação tem 6 dígitos.")
         assert flow.phone_id
@@ -135,6 +158,20 @@ def advance(sandbox: Sandbox, flow: Flow, page: str, form: dict[str, str]) -> st
     if page == "permissions":
         return "payment"
     raise StepError("Esta tela não tem um próximo passo.")
+
+
+def _apply_scenario(sandbox: Sandbox, flow: Flow, form: dict[str, str]) -> None:
+    """The login screen's panel: which Meta the rest of this demo meets (docs/sandbox.md, "Demo")."""
+    shape = form.get("token_shape")
+    if shape in TOKEN_SHAPES:
+        sandbox.set_token_shape(shape)
+    endpoint = form.get("rate_limit", "")
+    if endpoint in RATE_LIMIT_ENDPOINTS:
+        sandbox.fail_next(endpoint, code=80007, regain_minutes=RATE_LIMIT_MINUTES)
+    if form.get("no_event"):
+        flow.post_event = False
+    if "history_sharing" in form or form.get("scenario"):
+        sandbox.set_history_sharing(bool(form.get("history_sharing")))
 
 
 def _advance_phone(sandbox: Sandbox, flow: Flow, form: dict[str, str]) -> str:

@@ -31,10 +31,28 @@ from qualifica.meta.sandbox.signup import (
     user_error_data,
 )
 from qualifica.meta.sandbox.webhooks import WebhookSender
-from qualifica.meta.sandbox.world import Phone, Token, Waba, World, seeded_world
+from qualifica.meta.sandbox.world import (
+    COSTA,
+    HORIZONTE,
+    LIMA,
+    PRISMA,
+    TOKEN_SHAPES,
+    Phone,
+    Token,
+    TokenShape,
+    Waba,
+    World,
+    seeded_world,
+)
 
 # A person may read the final screen for a while; "Concluir" then gets a fresh code rather than a stale one.
 FRESH_CODE_SECONDS = 10.0
+# The portfolio each auto path walks into (the others use the first, Horizonte).
+PATH_BUSINESS = {
+    "finish_no_number": LIMA,
+    "finish_two_wabas_no_event": PRISMA,
+    "finish_two_numbers_no_phone_id": COSTA,
+}
 
 
 class Sandbox:
@@ -127,6 +145,33 @@ class Sandbox:
         with self.lock:
             self.scenario.coexistence_includes_phone = value
 
+    def set_token_shape(self, shape: TokenShape) -> None:
+        """What ``debug_token`` reports for tokens minted from now on (reference 2026 §1.2).
+
+        ``june_2026`` (default): ``business_management`` (the portfolio) and
+        ``whatsapp_business_manage_events`` (the WABAs), no classic WhatsApp scope; ``legacy``: both
+        ``whatsapp_business_management`` and ``whatsapp_business_messaging`` with the WABAs.
+        """
+        if shape not in TOKEN_SHAPES:
+            raise ValueError(f"unknown token shape {shape!r}")
+        with self.lock:
+            self.scenario.token_shape = shape
+
+    def set_waba_readable(self, waba_id: str, readable: bool) -> None:
+        """False: business tokens' reads of the WABA and its numbers answer 403 code 200 (no permission)."""
+        with self.lock:
+            self.world.wabas[waba_id].readable = readable
+
+    def set_history_sharing(self, value: bool) -> None:
+        """False: the business declined sharing its chats; the history sync sends error 2593109."""
+        with self.lock:
+            self.scenario.history_sharing = value
+
+    def verification_code(self, phone_id: str) -> str | None:
+        """The code the last ``request_code`` sent to the number (what its owner reads on the phone)."""
+        with self.lock:
+            return self.world.phones[phone_id].verification_code
+
     def set_usage(self, app: dict[str, Any] | None = None, business: dict[str, Any] | None = None) -> None:
         """Fix the usage headers sent with every answer (None for both: computed defaults)."""
         with self.lock:
@@ -172,11 +217,18 @@ class Sandbox:
     ) -> SignupResult:
         """Run a popup flow without a browser and return what the page would get."""
         with self.lock:
-            flow = self.new_flow(origin=None, cb=None, redirect_uri=redirect_uri, state=None, extras={})
+            flow = self.new_flow(
+                origin=None,
+                cb=None,
+                redirect_uri=redirect_uri,
+                state=None,
+                extras={},
+                auto=AutoMode(path, "message_first") if path in PATH_BUSINESS else None,
+            )
             business = (
                 self.world.businesses[business_id]
                 if business_id
-                else next(iter(self.world.businesses.values()))
+                else self.world.business_named(PATH_BUSINESS.get(path, HORIZONTE))
             )
             flow.business_id = business.id
             if path.startswith("cancel:"):
@@ -191,14 +243,17 @@ class Sandbox:
                 ]
             )
             flow.waba_id = waba.id
-            if path == "finish_only_waba":
+            if path in ("finish_only_waba", "finish_no_number", "finish_two_numbers_no_phone_id"):
                 flow.phone_choice = "later"
             elif path == "coexistence":
                 flow.phone_choice = "coexistence"
                 flow.phone_id = self.coexistence_phone(waba.id).id
-            elif path == "finish_existing_number":
+            elif path in ("finish_existing_number", "finish_two_wabas_no_event"):
                 flow.phone_choice = "existing"
                 flow.phone_id = self.existing_phones(waba.id)[0].id
+            elif path == "finish_unverified_number":
+                flow.phone_choice, flow.verify_later = "new", True
+                flow.phone_id = self.world.add_phone(waba.id, self.world.ids.phone(), waba.name).id
             else:
                 flow.phone_choice = "new"
                 flow.phone_id = self.world.add_phone(
@@ -219,6 +274,8 @@ class Sandbox:
     ) -> Flow:
         with self.lock:
             auto = auto or self.scenario.auto
+            raw = extras.get("sandbox")
+            options: dict[str, Any] = raw if isinstance(raw, dict) else {}
             flow = Flow(
                 id=self.world.ids.code()[2:26],
                 app_id=self.credentials.app_id,
@@ -229,6 +286,10 @@ class Sandbox:
                 feature_type=str(extras.get("featureType") or ""),
                 auto=auto,
                 order=resolve_order(auto.order if auto else "random"),
+                post_event=not (
+                    (auto is not None and auto.path == "finish_two_wabas_no_event")
+                    or bool(options.get("no_event"))
+                ),
             )
             self.flows[flow.id] = flow
             return flow
@@ -250,11 +311,17 @@ class Sandbox:
                 return flow.result
             first = flow.result is None
             code = mint_code(self.world, flow, now=now)
+            assert flow.waba_id
             event, data = finish_event(
-                flow, coexistence_includes_phone=self.scenario.coexistence_includes_phone
+                flow,
+                coexistence_includes_phone=self.scenario.coexistence_includes_phone,
+                waba_has_numbers=bool(self.world.phones_of(flow.waba_id)),
             )
-            flow.result, flow.result_at, flow.finished = SignupResult(code, event, data), now, True
+            result = SignupResult(code, event, data, version=flow.version, posted=flow.post_event)
+            flow.result, flow.result_at, flow.finished = result, now, True
             if first:
-                assert flow.waba_id
+                if flow.phone_choice == "coexistence" and flow.phone_id:
+                    # The 24 h window of the coexistence syncs starts now (reference 2026 §6.1).
+                    self.world.phones[flow.phone_id].onboarded_at = now
                 self.notify.account_update("PARTNER_ADDED", flow.waba_id)
             return flow.result

@@ -7,6 +7,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from qualifica.meta.sandbox.world import TokenShape
+
 LatencyKind = Literal["fixed", "uniform", "lognormal"]
 Order = Literal["message_first", "callback_first", "random"]
 ErrorField = Literal["error_code", "error_id", "both"]
@@ -32,6 +34,7 @@ DEFAULT_MESSAGES = {
     133004: "(#133004) Server temporarily unavailable",
     133005: "(#133005) Two step verification PIN Mismatch",
     133016: "(#133016) Account register deregister rate limit exceeded",
+    80008: "(#80008) There have been too many calls to this WhatsApp Business account",
 }
 _DEFAULT_STATUS = {2: 500, 131016: 500, 131057: 500, 133004: 503}
 
@@ -43,6 +46,11 @@ AUTO_PATHS = (
     "coexistence",
     "error",
     "close_no_code",
+    # ES v4 endings and today's multi-asset businesses (reference 2026 §2, §3; docs/sandbox.md).
+    "finish_unverified_number",
+    "finish_no_number",
+    "finish_two_wabas_no_event",
+    "finish_two_numbers_no_phone_id",
 )
 CANCEL_STEPS = (
     "BUSINESS_ACCOUNT_SELECTION",
@@ -82,6 +90,8 @@ class Failure:
     is_transient: bool | None = None
     error_type: str = "OAuthException"
     raw_body: str | None = None
+    # Rate limits: minutes put in X-Business-Use-Case-Usage's estimated_time_to_regain_access.
+    regain_minutes: float | None = None
 
     def status(self) -> int:
         return self.http_status or _DEFAULT_STATUS.get(self.code, 400)
@@ -140,6 +150,9 @@ class Scenario:
     error_field: ErrorField = "error_code"
     coexistence_includes_phone: bool = False
     usage: dict[str, Any] | None = None  # fixed X-App-Usage/X-Business-Use-Case-Usage bodies
+    # What debug_token says of tokens minted from now on (a shape name, not a secret).
+    token_shape: TokenShape = "june_2026"  # noqa: S105
+    history_sharing: bool = True  # False: the business declined; history answers error 2593109
     requests: list[RecordedRequest] = field(default_factory=list)
 
     def next_failure(self, endpoint: str) -> Failure | None:

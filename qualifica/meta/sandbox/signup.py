@@ -32,11 +32,17 @@ PhoneChoice = Literal["existing", "new", "coexistence", "later"]
 
 @dataclass(frozen=True)
 class SignupResult:
-    """What a finished popup hands the page: the code and the ES event (``code`` None when cancelled)."""
+    """What a finished popup hands the page: the code and the ES event (``code`` None when cancelled).
+
+    ``posted`` False: the popup posted no session event (missed session logging); ``event``/``data``
+    then say what Meta would have sent, and the page got only the code.
+    """
 
     code: str | None
     event: str
     data: dict[str, Any]
+    version: int = 3
+    posted: bool = True
 
     @property
     def waba_id(self) -> str | None:
@@ -68,6 +74,9 @@ class Flow:
     finished: bool = False
     result: SignupResult | None = None
     result_at: float = 0.0
+    verify_later: bool = False  # ES v4: the person left the number unverified
+    post_event: bool = True  # False: no WA_EMBEDDED_SIGNUP message (session logging missed)
+    version: int = 3  # the session event's ``version``; 4 for the v4 endings
 
     @property
     def is_popup(self) -> bool:
@@ -82,11 +91,14 @@ def resolve_order(order: Order) -> Literal["message_first", "callback_first"]:
 
 def mint_code(world: World, flow: Flow, *, now: float) -> str:
     assert flow.business_id and flow.waba_id, "a code needs a business and a WABA"
+    # The token covers every WABA the business has shared with the app, not just this one (reference
+    # 2026 §2, ChatbotXIO/ChatbotX#1094).
+    shared = [w.id for w in world.wabas_of(flow.business_id) if w.shared_with_app and w.id != flow.waba_id]
     code = Code(
         value=world.ids.code(),
         app_id=flow.app_id,
         business_id=flow.business_id,
-        waba_ids=[flow.waba_id],
+        waba_ids=[flow.waba_id, *shared],
         created_at=now,
         redirect_uri=flow.redirect_uri,
     )
@@ -94,7 +106,15 @@ def mint_code(world: World, flow: Flow, *, now: float) -> str:
     return code.value
 
 
-def finish_event(flow: Flow, *, coexistence_includes_phone: bool) -> tuple[str, dict[str, Any]]:
+def finish_event(
+    flow: Flow, *, coexistence_includes_phone: bool, waba_has_numbers: bool
+) -> tuple[str, dict[str, Any]]:
+    """The session event's name and data; sets ``flow.version`` to 4 for the ES v4 endings.
+
+    v4 lets a person finish with an unverified number or with none (reference 2026 §3.1): the first
+    is a FINISH with the number's id (its ``code_verification_status`` says the rest), the second a
+    FINISH without ``phone_number_id``.
+    """
     data: dict[str, Any] = {"waba_id": flow.waba_id}
     if flow.phone_choice == "coexistence":
         if coexistence_includes_phone:
@@ -102,7 +122,12 @@ def finish_event(flow: Flow, *, coexistence_includes_phone: bool) -> tuple[str, 
         return "FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING", data
     data["business_id"] = flow.business_id
     if flow.phone_choice == "later" or flow.phone_id is None:
+        if not waba_has_numbers and flow.feature_type != "only_waba_sharing":
+            flow.version = 4
+            return "FINISH", data
         return "FINISH_ONLY_WABA", data
+    if flow.verify_later:
+        flow.version = 4
     return "FINISH", {"phone_number_id": flow.phone_id, **data}
 
 
@@ -117,8 +142,8 @@ def user_error_data(flow: Flow, error_field: ErrorField) -> dict[str, Any]:
     return data
 
 
-def es_message(event: str, data: dict[str, Any]) -> str:
-    return json.dumps({"type": "WA_EMBEDDED_SIGNUP", "event": event, "data": data, "version": 3})
+def es_message(event: str, data: dict[str, Any], version: int = 3) -> str:
+    return json.dumps({"type": "WA_EMBEDDED_SIGNUP", "event": event, "data": data, "version": version})
 
 
 def opener_messages(flow: Flow, event: tuple[str, dict[str, Any]] | None, code: str | None) -> list[str]:
@@ -134,7 +159,8 @@ def opener_messages(flow: Flow, event: tuple[str, dict[str, Any]] | None, code: 
         result = f"cb={flow.cb}&relation=opener&fbsdk=result&" + (
             f"status=connected&code={code}" if code else "status=unknown"
         )
-    es = es_message(*event) if event else None
+    missed = event is not None and event[0] != "CANCEL" and not flow.post_event
+    es = es_message(*event, version=flow.version) if event and not missed else None
     ordered = [es, result] if flow.order == "message_first" else [result, es]
     messages += [m for m in ordered if m is not None]
     return messages

@@ -6,7 +6,7 @@ import random
 import secrets
 import string
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 PROFILE_NAME = "Ana Souza"
 # Our app's own business (the Tech Provider): the entry id of partner-level account_update webhooks
@@ -15,6 +15,22 @@ PARTNER_BUSINESS_ID = "880000000000900"
 REGISTRATION_WINDOW_SECONDS = 72 * 3600
 REGISTRATION_LIMIT = 10
 CODE_TTL_SECONDS = 30.0
+# Verification codes (request_code → verify_code) are single-use and time-limited, "typically about
+# 10 minutes" (reference 2026 §7.3). More than VERIFICATION_REQUESTS_LIMIT requests per number within the
+# window answer Meta's 429 code 4 subcode 2446079 (reference 2026 §7.2).
+VERIFICATION_CODE_TTL_SECONDS = 600.0
+VERIFICATION_REQUESTS_LIMIT = 3
+VERIFICATION_REQUESTS_WINDOW_SECONDS = 3600.0
+# Coexistence syncs: once per type, within 24 h of onboarding (reference 2026 §6.1).
+SMB_SYNC_WINDOW_SECONDS = 24 * 3600.0
+# Numbers already on WhatsApp Business with someone else: adding one answers 409 code 100 (§7.1).
+NUMBERS_IN_USE_ELSEWHERE = frozenset({"5511977770000"})
+
+# Seeded portfolios of today's Meta (docs/sandbox.md): names the auto paths pick them by.
+HORIZONTE = "Imobiliária Horizonte Ltda"
+LIMA = "Lima & Filhos Corretores"
+PRISMA = "Rede Prisma Imóveis"  # two WABAs, both shared with the app
+COSTA = "Costa Azul Corretora"  # one WABA with two numbers
 
 
 @dataclass
@@ -34,6 +50,10 @@ class Waba:
     account_review_status: str = "APPROVED"
     status: str = "ACTIVE"
     subscribed_apps: set[str] = field(default_factory=set)
+    # Shared with our app before this signup: a token of the portfolio lists it too (reference 2026 §2).
+    shared_with_app: bool = False
+    # False: the business token's reads of it answer a permission error (set_waba_readable).
+    readable: bool = True
 
 
 @dataclass
@@ -52,6 +72,11 @@ class Phone:
     account_mode: str = "LIVE"
     pin: str | None = field(default=None, repr=False)
     registrations: list[float] = field(default_factory=list)
+    verification_code: str | None = field(default=None, repr=False)
+    verification_code_at: float = 0.0
+    verification_requests: list[float] = field(default_factory=list)
+    onboarded_at: float | None = None  # coexistence: when the signup finished
+    smb_syncs: dict[str, str] = field(default_factory=dict)  # sync_type → request_id
 
     def as_graph(self) -> dict[str, Any]:
         return {
@@ -86,16 +111,21 @@ class Code:
     used: bool = False
 
 
+TokenShape = Literal["june_2026", "legacy"]
+TOKEN_SHAPES: tuple[TokenShape, ...] = ("june_2026", "legacy")
+
+
 @dataclass
 class Token:
     value: str = field(repr=False)
     app_id: str
     business_id: str
-    waba_ids: list[str]  # newest first, as debug_token's target_ids
+    waba_ids: list[str]  # in debug_token's target_ids order, which varies between tokens
     issued_at: int
     expires_at: int = 0
     revoked: bool = False
     user_id: str = ""
+    shape: TokenShape = "june_2026"
 
 
 class IdMaker:
@@ -103,6 +133,8 @@ class IdMaker:
 
     def __init__(self, seed: int | None) -> None:
         self._rng = random.Random(seed)  # noqa: S311 - ids of a fake, not secrets
+        # Its own stream, so shuffling target_ids never moves the ids minted after it.
+        self.shuffler = random.Random(None if seed is None else seed + 1)  # noqa: S311
 
     def id(self, digits: int = 15) -> str:
         return str(self._rng.randrange(10 ** (digits - 1), 10**digits))
@@ -121,6 +153,19 @@ class IdMaker:
     @staticmethod
     def token() -> str:
         return "EAA" + secrets.token_urlsafe(96).replace("-", "").replace("_", "")[:120]
+
+    @staticmethod
+    def verification_code() -> str:
+        return f"{secrets.randbelow(10**6):06d}"
+
+    @staticmethod
+    def request_id() -> str:
+        return "REQ-" + secrets.token_hex(8).upper()
+
+    @staticmethod
+    def bsuid(phone_digits: str) -> str:
+        """A business-scoped user id, ``CC.`` plus digits (reference 2026 §5.9, 360dialog's format)."""
+        return "BR." + str(int.from_bytes(phone_digits.encode(), "big") % 10**16).zfill(16)
 
     @staticmethod
     def trace() -> str:
@@ -153,6 +198,9 @@ class World:
         self.phones[phone.id] = phone
         return phone
 
+    def business_named(self, name: str) -> Business:
+        return next(b for b in self.businesses.values() if b.name == name)
+
     def wabas_of(self, business_id: str) -> list[Waba]:
         return [w for w in self.wabas.values() if w.owner_business_id == business_id]
 
@@ -161,7 +209,11 @@ class World:
 
 
 def seeded_world(seed: int | None = 7) -> World:
-    """One admin with two portfolios: a WABA with a Cloud-ready number, and a WhatsApp Business app number."""
+    """One admin and four portfolios (docs/sandbox.md, "Seeded world").
+
+    Horizonte: a WABA with a Cloud-ready number and a WhatsApp Business app number; Lima & Filhos: no WABA;
+    Rede Prisma: two WABAs already shared with the app; Costa Azul: one WABA with two numbers.
+    """
     ids = IdMaker(seed)
     world = World(ids=ids, user_id=ids.id(17))
     horizonte = world.add_business("Imobiliária Horizonte Ltda")
@@ -187,4 +239,17 @@ def seeded_world(seed: int | None = 7) -> World:
         is_on_biz_app=True,
         status="CONNECTED",
     )
+    # Added after the first ones so their seeded ids stay what docs and screenshots show.
+    prisma = world.add_business(PRISMA)
+    for name, display in (("Prisma Vendas", "+55 21 3030-1000"), ("Prisma Locação", "+55 21 3030-2000")):
+        prisma_waba = world.add_waba(prisma.id, name)
+        prisma_waba.shared_with_app = True
+        world.add_phone(prisma_waba.id, display, name, code_verification_status="VERIFIED")
+    costa = world.add_business(COSTA)
+    costa_waba = world.add_waba(costa.id, "Costa Azul Imóveis")
+    for display, name in (
+        ("+55 48 3222-1000", "Costa Azul Vendas"),
+        ("+55 48 99111-2000", "Costa Azul Plantão"),
+    ):
+        world.add_phone(costa_waba.id, display, name, code_verification_status="VERIFIED")
     return world

@@ -19,4 +19,10 @@ async def deliver(context: Context) -> WebhookOutcome:
     return WebhookOutcome.PROCESSED
 
 
-HANDLERS: dict[str, Handler] = {"messages": deliver}
+# Coexistence's contacts, history and echoes are the assistant's too (reference 2026 §6.2).
+HANDLERS: dict[str, Handler] = {
+    "messages": deliver,
+    "history": deliver,
+    "smb_app_state_sync": deliver,
+    "smb_message_echoes": deliver,
+}
