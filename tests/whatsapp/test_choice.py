@@ -6,14 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica.accounts.models import Organization, Role, User
+from qualifica.meta.client import GraphClient
 from qualifica.meta.sandbox import Sandbox, SignupResult
+from qualifica.meta.sandbox.world import TokenShape
 from qualifica.whatsapp.models import AttemptStatus, EmbeddedSignupAttempt, WhatsAppConnection
 from tests.support.accounts import sign_in
 from tests.support.factories import make_user
+from tests.support.meta import APP_ID, APP_SECRET
+from tests.support.sandbox import LiveSandbox
 from tests.support.signup import Browser
 
 
@@ -39,6 +44,56 @@ async def attempt_of(db: AsyncSession) -> EmbeddedSignupAttempt:
 
 
 class TestAccessProvenByUse:
+    @pytest.mark.parametrize("shape", ["june_2026", "legacy"])
+    async def test_a_signup_succeeds_with_either_token_shape(
+        self, browser: Browser, sandbox: Sandbox, db: AsyncSession, shape: TokenShape
+    ) -> None:
+        sandbox.set_token_shape(shape)
+        response = await browser.connect(sandbox)
+        assert response.status_code == 200, response.text
+        assert (await browser.status())["status"] == "active"
+
+    @pytest.mark.parametrize("shape", ["june_2026", "legacy"])
+    async def test_shuffled_target_ids_with_the_event_connect_the_events_waba(
+        self, browser: Browser, sandbox: Sandbox, db: AsyncSession, admin: User, shape: TokenShape
+    ) -> None:
+        organization_id = admin.organization_id
+        sandbox.set_token_shape(shape)
+        state = await browser.start()
+        result = sandbox.complete_signup()
+        share_another_waba(sandbox, result)  # listed first in target_ids
+        response = await browser.callback(state, result)
+        assert response.status_code == 200, response.text
+        connection = await db.scalar(
+            select(WhatsAppConnection).where(WhatsAppConnection.organization_id == organization_id)
+        )
+        assert connection is not None and connection.waba_id == result.waba_id
+
+    async def test_a_june_2026_token_names_no_classic_whatsapp_scope(
+        self, browser: Browser, sandbox: Sandbox, live_sandbox: LiveSandbox
+    ) -> None:
+        """The shape the pipeline must accept: the WABA only under whatsapp_business_manage_events."""
+        sandbox.set_token_shape("june_2026")
+        result = sandbox.complete_signup()
+        async with httpx.AsyncClient() as http:
+            graph = GraphClient(
+                http, graph_url=live_sandbox.url, version="v25.0", app_id=APP_ID, app_secret=APP_SECRET
+            )
+            token = (await graph.exchange_code(str(result.code))).access_token
+            info = await graph.debug_token(token)
+        assert not info.has_legacy_whatsapp_scopes and info.granted_waba_ids() == []
+        assert result.waba_id in info.waba_hints
+
+    async def test_a_waba_whose_reads_meta_refuses_is_not_granted(
+        self, browser: Browser, sandbox: Sandbox, db: AsyncSession
+    ) -> None:
+        state = await browser.start()
+        result = sandbox.complete_signup()
+        sandbox.set_waba_readable(str(result.waba_id), False)
+        response = await browser.callback(state, result)
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "waba_not_granted"
+
     async def test_a_waba_the_token_cannot_read_is_not_granted(
         self, browser: Browser, sandbox: Sandbox, db: AsyncSession
     ) -> None:
@@ -69,6 +124,45 @@ class TestAccessProvenByUse:
 
 
 class TestChoiceRequired:
+    async def test_the_sandboxs_two_wabas_without_event_path_asks_then_connects(
+        self, browser: Browser, sandbox: Sandbox
+    ) -> None:
+        state = await browser.start()
+        result = sandbox.complete_signup("finish_two_wabas_no_event")
+        assert not result.posted
+        response = await callback_without_event(browser, state, result)
+        assert response.status_code == 202, response.text
+        wabas = response.json()["choices"]["wabas"]
+        assert sorted(waba["name"] for waba in wabas) == ["Prisma Locação", "Prisma Vendas"]
+        chosen = await browser.post(
+            "/embedded-signup/choose",
+            {"attempt_id": response.json()["attempt_id"], "waba_id": wabas[1]["id"]},
+        )
+        assert chosen.status_code == 200, chosen.text  # that WABA has a single number
+
+    async def test_two_numbers_and_no_number_id_ask_for_the_number(
+        self, browser: Browser, sandbox: Sandbox
+    ) -> None:
+        state = await browser.start()
+        result = sandbox.complete_signup("finish_two_numbers_no_phone_id")
+        response = await browser.callback(state, result)
+        assert response.status_code == 202, response.text
+        numbers = response.json()["choices"]["phone_numbers"]
+        assert sorted(number["verified_name"] for number in numbers) == [
+            "Costa Azul Plantão",
+            "Costa Azul Vendas",
+        ]
+        chosen = await browser.post(
+            "/embedded-signup/choose",
+            {
+                "attempt_id": response.json()["attempt_id"],
+                "waba_id": result.waba_id,
+                "phone_number_id": numbers[0]["id"],
+            },
+        )
+        assert chosen.status_code == 200, chosen.text
+        assert (await browser.status())["connection"]["phone_number_id"] == numbers[0]["id"]
+
     async def test_two_wabas_without_the_event_ask_then_connect_the_chosen_one(
         self, browser: Browser, sandbox: Sandbox, db: AsyncSession, admin: User
     ) -> None:
