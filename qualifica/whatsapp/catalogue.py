@@ -167,9 +167,9 @@ VERIFICATION_ERRORS: dict[tuple[str, int, int | None], Explanation] = {
         "Foram feitas tentativas demais com este número. Aguarde alguns minutos e tente de novo.",
     ),
     ("add_phone_number", 100, None): Explanation(
-        "number_in_use",
-        "Este número já está em uso em outra conta do WhatsApp Business ou no WhatsApp. "
-        "Remova-o de lá ou use outro número.",
+        "number_rejected",
+        "A Meta recusou o número ou o nome de exibição. Confira o código do país, o DDD e o número, e use "
+        "um nome de exibição de 2 a 75 caracteres.",
     ),
     ("add_phone_number", 200, 1349175): Explanation(
         "phone_number_limit",
@@ -189,6 +189,11 @@ VERIFICATION_ERRORS: dict[tuple[str, int, int | None], Explanation] = {
     },
 }
 
+NUMBER_IN_USE = Explanation(
+    "number_in_use",
+    "Este número já está em uso em outra conta do WhatsApp Business ou no WhatsApp. "
+    "Remova-o de lá ou use outro número.",
+)
 UNKNOWN = Explanation("meta_error", f"A Meta recusou a operação. {_SUPPORT}")
 TRANSIENT = Explanation(
     "meta_unavailable", "A Meta está instável no momento. Tente de novo em alguns minutos."
@@ -208,6 +213,8 @@ def explain_meta(error: MetaError) -> Explanation:
 
 def explain_verification(error: MetaError, call: str) -> Explanation:
     """``error`` of ``call`` (``request_code``, ``verify_code``, ``add_phone_number``) in plain Portuguese."""
+    if call == "add_phone_number" and error.code == 100 and error.http_status == 409:
+        return NUMBER_IN_USE  # Meta's 409: "already registered with WhatsApp Business" (OpenAPI example)
     if error.code is not None:
         for subcode in (error.subcode, None):
             found = VERIFICATION_ERRORS.get((call, error.code, subcode))

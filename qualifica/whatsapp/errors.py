@@ -107,7 +107,10 @@ class InvalidCode(AppError):
 
 class InvalidNumber(AppError):
     code, status = "invalid_number", 422
-    message = "Informe o código do país, o número com DDD e o nome de exibição."
+    message = (
+        "Informe o código do país (por exemplo 55), o número com DDD (só dígitos) e um nome de exibição "
+        "de 2 a 75 caracteres."
+    )
 
 
 class VerificationFailed(AppError):

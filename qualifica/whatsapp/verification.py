@@ -59,6 +59,7 @@ STATUS_OF = {
     "verification_code_limit": 429,
     "rate_limited": 429,
     "number_in_use": 409,
+    "number_rejected": 422,
     "phone_number_limit": 409,
 }
 
@@ -186,7 +187,7 @@ def _parse_number(body: NumberRequest) -> tuple[str, str, str]:
     country_code = body.country_code.strip().lstrip("+")
     number = NUMBER_SEPARATORS.sub("", body.phone_number)
     name = " ".join(body.verified_name.split())
-    if not COUNTRY_CODE.fullmatch(country_code) or not NUMBER.fullmatch(number) or not 3 <= len(name) <= 255:
+    if not COUNTRY_CODE.fullmatch(country_code) or not NUMBER.fullmatch(number) or not 2 <= len(name) <= 75:
         raise InvalidNumber
     return country_code, number, name
 
