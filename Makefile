@@ -5,14 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 
-.PHONY: run test system-deps lint types migration alerts help bench reliability
+.PHONY: run test system-deps lint types migration alerts help bench reliability audit
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/'
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -r requirements.lock && $(BIN)/pip install -q --no-deps -e . && touch $@
+	$(BIN)/pip install -q --require-hashes -r requirements.lock && $(BIN)/pip install -q --no-deps -e . && touch $@
 
 run: $(STAMP) ## demo mode: SQLite under ./var, Meta sandbox, demo admin printed; http://127.0.0.1:$(PORT)
 	$(BIN)/qualifica demo --port $(PORT)
@@ -34,6 +34,9 @@ lint: $(STAMP) ## ruff check and format check
 
 types: $(STAMP) ## mypy --strict
 	$(BIN)/mypy
+
+audit: $(STAMP) ## pip-audit of requirements.lock: fails on a known vulnerability; says so loudly when offline
+	$(BIN)/python tools/audit_lock.py
 
 migration: $(STAMP) ## new Alembic revision from the models: make migration m="what changed"
 	$(BIN)/alembic revision --autogenerate -m "$(m)"

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from qualifica import probes
 from qualifica.accounts import api as accounts_api
 from qualifica.accounts import pages as accounts_pages
-from qualifica.config import SANDBOX_PATH, WEBHOOK_PATH, Settings
+from qualifica.config import SANDBOX_PATH, WEBHOOK_PATH, InsecureSettingsError, Settings
 from qualifica.db import create_engine, create_sessionmaker
 from qualifica.devsecrets import with_dev_secrets
 from qualifica.error_handlers import install_error_handlers
@@ -23,10 +23,12 @@ from qualifica.logging import configure_logging
 from qualifica.meta.client import GraphClient
 from qualifica.middleware import BodyLimit, SecurityHeaders
 from qualifica.observability import exposition
+from qualifica.proxies import trust_proxies
 from qualifica.runtime import Runtime
 from qualifica.security.crypto import KeyRing
 from qualifica.security.sessions import SessionCodec
 from qualifica.security.state import StateSigner
+from qualifica.staff import docs as staff_docs
 from qualifica.staff import pages as staff_pages
 from qualifica.templating import STATIC_DIR
 from qualifica.webhooks import api as webhooks_api
@@ -55,6 +57,11 @@ def create_app(
 ) -> FastAPI:
     """``embedded_worker`` (default: on in sandbox/demo mode) runs the worker loop inside this process."""
     settings = with_dev_secrets(settings or Settings())
+    if settings.sandbox_off_loopback:
+        raise InsecureSettingsError(
+            "refusing to start: QUALIFICA_SANDBOX needs a loopback QUALIFICA_BASE_URL (127.0.0.1, ::1, "
+            "localhost); its control API hands out recorded secrets"
+        )
     if configure_logs:
         configure_logging()
     run_worker_here = settings.sandbox if embedded_worker is None else embedded_worker
@@ -80,13 +87,23 @@ def create_app(
             await app.state.meta_http.aclose()
             await engine.dispose()
 
-    app = FastAPI(title="Qualifica Leads — Conexão WhatsApp", version="0.1.0", lifespan=lifespan)
+    # Production serves the API description to staff only (``staff.docs``), not FastAPI's public pages.
+    public_docs = not settings.is_production
+    app = FastAPI(
+        title="Qualifica Leads — Conexão WhatsApp",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs" if public_docs else None,
+        redoc_url="/redoc" if public_docs else None,
+        openapi_url=staff_docs.OPENAPI_PATH if public_docs else None,
+    )
     app.state.settings = settings
     app.state.session_codec = SessionCodec(settings.require_secret_key())
     app.state.gauge_readers = [read_connections_gauge]
     install_error_handlers(app)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders, settings=settings)
+    trust_proxies(app, settings)
     app.include_router(probes.router)
     app.include_router(accounts_api.auth_router)
     app.include_router(accounts_pages.router)
@@ -96,6 +113,8 @@ def create_app(
     app.include_router(whatsapp_api.router)
     app.include_router(exposition.router)
     app.include_router(staff_pages.router)
+    if not public_docs:
+        app.include_router(staff_docs.router)
     app.include_router(webhooks_api.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     if settings.sandbox:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 from enum import StrEnum
 from functools import cached_property
@@ -48,6 +49,17 @@ def parse_key_ring(raw: str) -> list[tuple[str, bytes]]:
     return ring
 
 
+def is_loopback_url(url: str) -> bool:
+    """The URL's host is this machine: ``localhost``, 127.0.0.0/8 or ``::1``."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def is_placeholder(secret: SecretStr | None) -> bool:
     if secret is None:
         return True
@@ -56,7 +68,10 @@ def is_placeholder(secret: SecretStr | None) -> bool:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="QUALIFICA_", env_file=".env", extra="forbid")
+    # Errors never echo the rejected input: it may be a key, a token or an SMTP URL with its password.
+    model_config = SettingsConfigDict(
+        env_prefix="QUALIFICA_", env_file=".env", extra="forbid", hide_input_in_errors=True
+    )
 
     database_url: str = "sqlite:///./var/qualifica.db"
     secret_key: SecretStr | None = None
@@ -79,6 +94,19 @@ class Settings(BaseSettings):
     callback_deadline_seconds: float = Field(default=2.5, gt=0, le=25)
     # Beyond ARCHITECTURE §8: how often the connection health job checks every active connection.
     health_check_interval_seconds: int = Field(default=86400, ge=60)
+    # ARCHITECTURE §13: failed logins per client IP in 5 minutes before 429 (per e-mail it is always 5).
+    login_ip_limit: int = Field(default=100, ge=1)
+    # ARCHITECTURE §13: proxies (IPs or CIDRs) whose X-Forwarded-For/-Proto are believed; none by default.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default=[])
+    # §13: when set, ``GET /metrics`` answers only ``Authorization: Bearer <token>`` (required in production).
+    metrics_token: SecretStr | None = None
+    # §16: ``smtp://user:pass@host:port`` (``?starttls=true``) or ``smtps://`` (required in production).
+    smtp_url: SecretStr | None = None
+    # Retention (days; 0 keeps forever): the worker deletes only what is settled and older than this.
+    retention_login_failures_days: int = Field(default=1, ge=0)
+    retention_webhooks_days: int = Field(default=30, ge=0)
+    retention_analytics_days: int = Field(default=90, ge=0)
+    retention_attempts_days: int = Field(default=180, ge=0)
 
     @model_validator(mode="before")
     @classmethod
@@ -106,11 +134,49 @@ class Settings(BaseSettings):
                 raise ValueError(f"'{origin}' is not an origin (scheme://host[:port])")
         return [origin.rstrip("/") for origin in origins]
 
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, proxies: list[str]) -> list[str]:
+        """Each entry an IP or a network: a typo must fail here, not silently trust nobody (or everybody)."""
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"'{proxy}' is not an IP address or CIDR network") from None
+        return proxies
+
     @field_validator("encryption_keys")
     @classmethod
     def _valid_key_ring(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and value.get_secret_value().strip():
             parse_key_ring(value.get_secret_value())
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _empty_token_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value().strip() else None
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        """Checked without quoting it: the URL carries the SMTP password."""
+        if value is None or not value.get_secret_value().strip():
+            return None
+        parts = urlsplit(value.get_secret_value().strip())
+        try:
+            port_ok = parts.port is None or parts.port > 0
+        except ValueError:
+            port_ok = False
+        if parts.scheme not in {"smtp", "smtps"} or not parts.hostname or not port_ok:
+            raise ValueError("QUALIFICA_SMTP_URL must look like smtp://user:pass@host:port or smtps://…")
         return value
 
     @field_validator("base_url", "meta_graph_url", "meta_dialog_url")
@@ -146,15 +212,52 @@ class Settings(BaseSettings):
         if self.sandbox:
             missing.append("QUALIFICA_SANDBOX (must be false in production)")
         if missing:
+            # Whatever else would stop the service is named too: one message lists every problem.
             raise InsecureSettingsError(
-                "production refuses missing or placeholder settings: " + ", ".join(missing)
+                "production refuses missing or placeholder settings: "
+                + ", ".join(missing + self.serving_problems())
             )
         return self
+
+    def serving_problems(self) -> list[str]:
+        """Why ``serve``/``worker`` must not start with these settings (§13); names, never values."""
+        problems = []
+        if self.sandbox_off_loopback:
+            problems.append(
+                "QUALIFICA_SANDBOX (only with a loopback QUALIFICA_BASE_URL: 127.0.0.1, ::1, localhost)"
+            )
+        if not self.is_production:
+            return problems
+        if urlsplit(self.base_url).scheme != "https" or not urlsplit(self.base_url).hostname:
+            problems.append("QUALIFICA_BASE_URL (must be https://)")
+        for name, value in (
+            ("QUALIFICA_META_APP_ID", SecretStr(self.meta_app_id)),
+            ("QUALIFICA_META_APP_SECRET", self.meta_app_secret),
+            ("QUALIFICA_META_CONFIG_ID", SecretStr(self.meta_config_id)),
+            ("QUALIFICA_META_WEBHOOK_VERIFY_TOKEN", self.meta_webhook_verify_token),
+            ("QUALIFICA_METRICS_TOKEN", self.metrics_token),
+            ("QUALIFICA_SMTP_URL", self.smtp_url),
+        ):
+            if is_placeholder(value):
+                problems.append(f"{name} (empty or placeholder)")
+        return problems
+
+    def refuse_unsafe_start(self) -> None:
+        """Called by ``serve``, ``worker`` and ``demo`` before anything starts."""
+        problems = self.serving_problems()
+        if problems:
+            raise InsecureSettingsError("refusing to start; fix these settings: " + ", ".join(problems))
 
     def require_secret_key(self) -> str:
         if self.secret_key is None:
             raise InsecureSettingsError("QUALIFICA_SECRET_KEY is not set")
         return self.secret_key.get_secret_value()
+
+    @property
+    def sandbox_off_loopback(self) -> bool:
+        """The sandbox's control API hands out recorded secrets: it runs only where only this machine
+        reaches it (production refuses the sandbox outright)."""
+        return self.sandbox and not self.is_production and not is_loopback_url(self.base_url)
 
     @property
     def is_production(self) -> bool:

@@ -1,6 +1,6 @@
 """Every table, imported in one place so Alembic and the test setup see the whole schema."""
 
-from qualifica.accounts.models import LoginFailure, Organization, Role, User
+from qualifica.accounts.models import LoginFailure, Organization, Role, User, UserSession
 from qualifica.audit import AuditEntry
 from qualifica.db import Base
 from qualifica.flags import FeatureFlag
@@ -24,6 +24,7 @@ __all__ = [
     "Organization",
     "Role",
     "User",
+    "UserSession",
     "WebhookChange",
     "WebhookEvent",
     "WhatsAppConnection",

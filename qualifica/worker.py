@@ -9,13 +9,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from qualifica.accounts import retention as accounts_retention
 from qualifica.jobs.runner import STOP_GRACE_SECONDS, Job, run_jobs
 from qualifica.observability import delivery
+from qualifica.observability import retention as analytics_retention
 from qualifica.runtime import Runtime
 from qualifica.webhooks import jobs as webhook_jobs
 from qualifica.whatsapp import jobs as whatsapp_jobs
 
-JOBS: tuple[Job, ...] = (*whatsapp_jobs.JOBS, *webhook_jobs.JOBS, delivery.JOB)
+JOBS: tuple[Job, ...] = (
+    *accounts_retention.JOBS,
+    *whatsapp_jobs.JOBS,
+    *webhook_jobs.JOBS,
+    delivery.JOB,
+    analytics_retention.JOB,
+)
 
 
 async def run_worker(

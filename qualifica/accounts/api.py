@@ -7,9 +7,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from qualifica.accounts import signin
-from qualifica.accounts.guards import AdminPrincipal, CsrfPrincipal, PrincipalDep
+from qualifica.accounts.guards import AdminPrincipal, CsrfPrincipal, PrincipalDep, SameSite
 from qualifica.accounts.models import Organization, User
-from qualifica.deps import CodecDep, SessionDep
+from qualifica.deps import CodecDep, RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/organization", tags=["organization"])
 auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -68,19 +68,24 @@ class LoginResponse(BaseModel):
     organization_id: str
 
 
-@auth_router.post("/login", response_model=LoginResponse)
+@auth_router.post("/login", response_model=LoginResponse, dependencies=[SameSite])
 async def login(
-    body: LoginRequest, request: Request, response: Response, db: SessionDep, codec: CodecDep
+    body: LoginRequest,
+    request: Request,
+    response: Response,
+    db: SessionDep,
+    codec: CodecDep,
+    runtime: RuntimeDep,
 ) -> LoginResponse:
-    user = await signin.authenticate_counting_failures(db, body.email, body.password)
-    signin.sign_in(response, request, codec, user)
+    user = await signin.check_password(db, runtime, request, body.email, body.password)
+    await signin.sign_in(response, request, db, codec, user)
     return LoginResponse(
         id=str(user.id), email=user.email, role=user.role.value, organization_id=str(user.organization_id)
     )
 
 
 @auth_router.post("/logout", status_code=204)
-async def logout(_: CsrfPrincipal) -> Response:
+async def logout(principal: CsrfPrincipal, db: SessionDep) -> Response:
     response = Response(status_code=204)
-    signin.sign_out(response)
+    await signin.sign_out(response, db, principal.session)
     return response

@@ -10,7 +10,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from qualifica.accounts.models import Role, User
-from qualifica.deps import CodecDep, SessionDep
+from qualifica.accounts.sessions import session_user
+from qualifica.deps import CodecDep, SessionDep, SettingsDep
 from qualifica.errors import CSRFFailed, Forbidden, NotAuthenticated
 from qualifica.security.sessions import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, SessionData
 
@@ -37,13 +38,28 @@ class Principal:
 
 async def get_principal(request: Request, db: SessionDep, codec: CodecDep) -> Principal:
     data = codec.load(request.cookies.get(SESSION_COOKIE))
-    user = await db.get(User, data.user_id) if data else None
+    user = await session_user(db, data) if data else None  # ended, expired or unknown: not a session
     if data is None or user is None:
         raise NotAuthenticated
     return Principal(user=user, session=data)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def require_same_site(request: Request, settings: SettingsDep) -> None:
+    """Login CSRF: a sign-in posted from another site would sign the victim into the attacker's account.
+
+    Browsers send ``Origin`` on every POST and ``Sec-Fetch-Site`` with it; a request without ``Origin`` (a
+    script, the CLI) carries no victim's browser and is not cross-site.
+    """
+    origin = request.headers.get("origin")
+    cross_site = request.headers.get("sec-fetch-site", "").lower() == "cross-site"
+    if cross_site or (origin is not None and origin.lower().rstrip("/") != settings.origin.lower()):
+        raise CSRFFailed
+
+
+SameSite = Depends(require_same_site)
 
 
 async def require_csrf(request: Request, principal: PrincipalDep, codec: CodecDep) -> Principal:

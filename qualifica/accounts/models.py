@@ -39,10 +39,28 @@ class User(UUIDPk, Base):
 
 
 class LoginFailure(Base):
-    """One failed login, kept briefly so throttling holds across processes."""
+    """One login try that has not (yet) succeeded, kept briefly so throttling holds across processes.
+
+    The row is written and committed before the password is verified (the reservation of the try), and
+    deleted when the password turns out right: what remains are the failures.
+    """
 
     __tablename__ = "login_failures"
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     email: Mapped[str] = mapped_column(String(320), index=True)
+    ip_address: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class UserSession(UUIDPk, Base):
+    """A signed-in browser. The cookie carries a random secret; only its SHA-256 is stored."""
+
+    __tablename__ = "user_sessions"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

@@ -1,22 +1,20 @@
-"""Accounts rules: creating organizations and users, authenticating with throttling."""
+"""Accounts rules: creating organizations and users, checking passwords, changing passwords and roles."""
 
 from __future__ import annotations
 
-import math
 import uuid
-from datetime import timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qualifica.accounts.models import LoginFailure, Organization, Role, User
+from qualifica.accounts.models import Organization, Role, User
+from qualifica.accounts.sessions import end_all_sessions
+from qualifica.accounts.throttle import forget_failures
 from qualifica.db import utcnow
-from qualifica.errors import AppError, InvalidCredentials, TooManyAttempts
+from qualifica.errors import AppError, InvalidCredentials
 from qualifica.security.passwords import hash_password, verify_password
 
-MAX_FAILURES = 5
-FAILURE_WINDOW = timedelta(minutes=5)
 MIN_PASSWORD_LENGTH = 8
 
 
@@ -57,7 +55,7 @@ async def create_user(
         organization_id=organization_id,
         email=normalize_email(email),
         role=role,
-        password_hash=hash_password(password),
+        password_hash=await hash_password(password),
     )
     session.add(user)
     try:
@@ -69,23 +67,33 @@ async def create_user(
 
 
 async def authenticate(session: AsyncSession, *, email: str, password: str) -> User:
-    """Return the user, or raise. A failure is flushed into ``session``: the caller must commit it."""
+    """Return the user whose password this is, or raise ``InvalidCredentials``.
+
+    The try must already be reserved (``throttle.reserve_try``): its row is the failure, unless this
+    succeeds, and then the e-mail's failures are forgotten (flushed; the caller commits).
+    """
     email = normalize_email(email)
-    since = utcnow() - FAILURE_WINDOW
-    failures = await session.execute(
-        select(func.count(), func.min(LoginFailure.created_at)).where(
-            LoginFailure.email == email, LoginFailure.created_at > since
-        )
-    )
-    count, oldest = failures.one()
-    if count >= MAX_FAILURES and oldest is not None:
-        retry_after = max(1, math.ceil((oldest + FAILURE_WINDOW - utcnow()).total_seconds()))
-        raise TooManyAttempts(headers={"Retry-After": str(retry_after)})
     user = await session.scalar(select(User).where(User.email == email))
-    if not verify_password(user.password_hash if user else None, password) or user is None:
-        session.add(LoginFailure(email=email))
-        await session.flush()
+    if not await verify_password(user.password_hash if user else None, password) or user is None:
         raise InvalidCredentials
-    await session.execute(delete(LoginFailure).where(LoginFailure.email == email))
+    await forget_failures(session, email=email)
     user.last_login_at = utcnow()
     return user
+
+
+async def set_password(session: AsyncSession, *, user: User, password: str) -> None:
+    """A new password ends every session of the user: whoever held the old one is signed out."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise WeakPassword
+    user.password_hash = await hash_password(password)
+    await end_all_sessions(session, user.id)
+    await session.flush()
+
+
+async def set_role(session: AsyncSession, *, user: User, role: Role) -> None:
+    """A new role ends every session of the user, so no page or script keeps acting with the old one."""
+    if user.role is role:
+        return
+    user.role = role
+    await end_all_sessions(session, user.id)
+    await session.flush()

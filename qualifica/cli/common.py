@@ -23,12 +23,18 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment, with one readable line instead of a traceback when they are wrong."""
+def load_settings(*, serving: bool = False, **overrides: object) -> Settings:
+    """Settings from the environment, with one readable line instead of a traceback when they are wrong.
+
+    ``serving``: the command starts the service or the worker, which refuse unsafe settings (§13).
+    """
     try:
         from qualifica.devsecrets import with_dev_secrets
 
-        return with_dev_secrets(Settings(**overrides))  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+        if serving:
+            settings.refuse_unsafe_start()
+        return with_dev_secrets(settings)
     except ValidationError as error:
         reasons = "; ".join(str(item["msg"]).removeprefix("Value error, ") for item in error.errors())
         raise fail(f"configuração inválida: {reasons}") from None

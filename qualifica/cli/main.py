@@ -19,6 +19,8 @@ from qualifica.cli.flags import flag_app
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from qualifica.accounts.models import User
+
 app = typer.Typer(
     help="Qualifica Leads — conexão do WhatsApp Business.", no_args_is_help=True, add_completion=False
 )
@@ -54,13 +56,15 @@ def serve(
 
     from qualifica.app import create_app
 
-    uvicorn.run(create_app(load_settings()), host=host, port=port, log_config=None, proxy_headers=False)
+    uvicorn.run(
+        create_app(load_settings(serving=True)), host=host, port=port, log_config=None, proxy_headers=False
+    )
 
 
 @app.command()
 def worker() -> None:
     """Retoma conexões interrompidas e expira as abandonadas (rode quantos quiser)."""
-    settings = load_settings()
+    settings = load_settings(serving=True)
 
     async def work() -> None:
         import signal
@@ -101,21 +105,24 @@ def demo(
     from qualifica.migrate import upgrade
 
     base_url = os.environ.get("QUALIFICA_BASE_URL", f"http://{host}:{port}")
-    settings = load_settings(sandbox=True, base_url=base_url)
+    settings = load_settings(serving=True, sandbox=True, base_url=base_url)
     upgrade(settings.database_url)
     email, password = run(lambda: with_session(settings, _seed_demo))
     typer.echo(f"URL: {base_url}\nE-mail: {email}\nSenha: {password}")
     sys.stdout.flush()
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, proxy_headers=False)
 
 
 async def _seed_demo(session: AsyncSession) -> tuple[str, str]:
     from sqlalchemy import select
 
     from qualifica.accounts.models import Role, User
-    from qualifica.accounts.service import create_organization, create_user
-    from qualifica.security.passwords import hash_password
+    from qualifica.accounts.service import create_organization, create_user, set_password
+    from qualifica.devsecrets import keep_private, write_private
+    from qualifica.security.passwords import verify_password
 
+    if DEMO_CREDENTIALS.exists():
+        keep_private(DEMO_CREDENTIALS)
     stored = json.loads(DEMO_CREDENTIALS.read_text()) if DEMO_CREDENTIALS.exists() else {}
     email = stored.get("email", "admin@demo.qualifica.local")
     password = stored.get("password") or secrets.token_urlsafe(12)
@@ -125,11 +132,9 @@ async def _seed_demo(session: AsyncSession) -> tuple[str, str]:
         await create_user(
             session, organization_id=organization.id, email=email, role=Role.ADMIN, password=password
         )
-    else:
-        user.password_hash = hash_password(password)
-    DEMO_CREDENTIALS.parent.mkdir(parents=True, exist_ok=True)
-    DEMO_CREDENTIALS.write_text(json.dumps({"email": email, "password": password}))
-    DEMO_CREDENTIALS.chmod(0o600)
+    elif not await verify_password(user.password_hash, password):
+        await set_password(session, user=user, password=password)
+    write_private(DEMO_CREDENTIALS, json.dumps({"email": email, "password": password}))
     return email, password
 
 
@@ -179,6 +184,62 @@ def user_create(
         return user.id
 
     typer.echo(str(run(lambda: with_session(load_settings(), work))))
+
+
+@user_app.command("password")
+def user_password(
+    email: Annotated[str, typer.Option("--email", help="E-mail")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Lê a senha da entrada padrão")
+    ] = False,
+) -> None:
+    """Troca a senha de um usuário (pela entrada padrão) e encerra todas as sessões dele."""
+    from qualifica.accounts.service import set_password
+
+    if not password_stdin:
+        raise fail("informe a senha pela entrada padrão com --password-stdin")
+    password = sys.stdin.readline().rstrip("\r\n")
+
+    async def work(session: AsyncSession) -> uuid.UUID:
+        user = await _user_by_email(session, email)
+        await set_password(session, user=user, password=password)
+        return user.id
+
+    typer.echo(str(run(lambda: with_session(load_settings(), work))))
+
+
+@user_app.command("role")
+def user_role(
+    email: Annotated[str, typer.Option("--email", help="E-mail")],
+    role: Annotated[str, typer.Option("--role", help="admin | member | staff")],
+) -> None:
+    """Muda o papel de um usuário e encerra todas as sessões dele."""
+    from qualifica.accounts.models import Role
+    from qualifica.accounts.service import set_role
+
+    try:
+        new_role = Role(role)
+    except ValueError:
+        raise fail("--role deve ser um de admin, member, staff") from None
+
+    async def work(session: AsyncSession) -> uuid.UUID:
+        user = await _user_by_email(session, email)
+        await set_role(session, user=user, role=new_role)
+        return user.id
+
+    typer.echo(str(run(lambda: with_session(load_settings(), work))))
+
+
+async def _user_by_email(session: AsyncSession, email: str) -> User:
+    from sqlalchemy import select
+
+    from qualifica.accounts.models import User
+    from qualifica.accounts.service import normalize_email
+
+    user = await session.scalar(select(User).where(User.email == normalize_email(email)))
+    if user is None:
+        raise fail("usuário não encontrado")
+    return user
 
 
 @keys_app.command("generate")
@@ -231,6 +292,11 @@ def sandbox(
     port: Annotated[int, typer.Option(help="Porta")] = 8900,
 ) -> None:
     """Executa somente o sandbox da Meta (para testes e demonstrações)."""
+    from qualifica.config import is_loopback_url
     from qualifica.meta.sandbox.cli import run_sandbox
+
+    if not is_loopback_url(f"http://{host if ':' not in host else f'[{host}]'}"):
+        # Its control API hands out recorded secrets: only this machine may reach it.
+        raise fail("o sandbox só escuta em endereço local (127.0.0.1, ::1 ou localhost)")
 
     run_sandbox(host=host, port=port)

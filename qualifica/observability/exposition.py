@@ -6,15 +6,19 @@ at one shared, emptied-at-deploy directory. Each process then writes its counter
 there, and this endpoint sums them with ``MultiProcessCollector`` — counters and histograms are summed
 across processes, so no ``pid`` label appears. Gauges computed from the database come from the readers the
 app lists in ``app.state.gauge_readers``; this module knows no domain.
+
+With ``QUALIFICA_METRICS_TOKEN`` set (production requires it) a scrape must send
+``Authorization: Bearer <token>``; anything else gets 401 ``not_authenticated``.
 """
 
 from __future__ import annotations
 
+import hmac
 import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
 from prometheus_client.exposition import choose_encoder
@@ -22,6 +26,9 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.openmetrics import exposition as openmetrics
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import run_in_threadpool
+
+from qualifica.config import Settings
+from qualifica.errors import AppError
 
 router = APIRouter(include_in_schema=False)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -78,7 +85,24 @@ def render(registry: CollectorRegistry, accept: str) -> tuple[bytes, str]:
     return openmetrics.generate_latest(registry), openmetrics.CONTENT_TYPE_LATEST  # type: ignore[no-untyped-call]
 
 
-@router.get("/metrics")
+class MetricsTokenRequired(AppError):
+    """Not ``NotAuthenticated``: a scraper is not a person, so no redirect to the login page."""
+
+    code, status = "not_authenticated", 401
+    message = "Informe o token de métricas: Authorization: Bearer <QUALIFICA_METRICS_TOKEN>."
+
+
+def require_metrics_token(request: Request) -> None:
+    settings: Settings = request.app.state.settings
+    if settings.metrics_token is None:
+        return
+    expected = f"Bearer {settings.metrics_token.get_secret_value()}".encode()
+    sent = request.headers.get("authorization", "").encode()
+    if not hmac.compare_digest(sent, expected):  # constant time: the token is not guessed byte by byte
+        raise MetricsTokenRequired(headers={"WWW-Authenticate": "Bearer"})
+
+
+@router.get("/metrics", dependencies=[Depends(require_metrics_token)])
 async def metrics(request: Request) -> Response:
     readers: list[GaugeReader] = request.app.state.gauge_readers
     async with request.app.state.sessionmaker() as session:

@@ -1,4 +1,8 @@
-"""Signed session cookies and the CSRF token bound to them (double submit, checked in constant time)."""
+"""Signed session cookies and the CSRF token bound to them (double submit, checked in constant time).
+
+The cookie carries a random secret (``sid``); the server keeps only its digest, so a session can be ended
+there (``accounts/sessions.py``): the signature only keeps forged cookies from reaching the database.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,11 @@ SESSION_MAX_AGE = 12 * 3600
 @dataclass(frozen=True)
 class SessionData:
     user_id: uuid.UUID
-    sid: str  # random per login; the CSRF token is derived from it
+    sid: str  # random per login; the server stores its digest, the CSRF token is derived from it
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.sid.encode()).hexdigest()
 
 
 class SessionCodec:
@@ -28,7 +36,7 @@ class SessionCodec:
         self._csrf_key = hashlib.sha256(b"qualifica.csrf:" + secret_key.encode()).digest()
 
     def new_session(self, user_id: uuid.UUID) -> tuple[str, SessionData]:
-        data = SessionData(user_id=user_id, sid=secrets.token_urlsafe(16))
+        data = SessionData(user_id=user_id, sid=secrets.token_urlsafe(32))
         return self._serializer.dumps({"u": str(user_id), "s": data.sid}), data
 
     def load(self, cookie: str | None) -> SessionData | None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from qualifica.jobs.runner import Job
+from qualifica.webhooks import retention
 from qualifica.webhooks.processing import process_webhooks
 
 # Its own task: a slow signup resume or health round in another job never delays a notification.
-JOBS = (Job("webhook.process", process_webhooks, interval=1.0),)
+JOBS = (Job("webhook.process", process_webhooks, interval=1.0), retention.JOB)

@@ -18,7 +18,7 @@ from qualifica.logging import get_logger
 from qualifica.observability import signup_metrics
 from qualifica.runtime import Runtime
 from qualifica.security.state import STATE_MAX_AGE_SECONDS
-from qualifica.whatsapp import attempts
+from qualifica.whatsapp import attempts, retention
 from qualifica.whatsapp.attempts import Attempt
 from qualifica.whatsapp.coexistence import request_due_syncs
 from qualifica.whatsapp.health_check import run_due_health_checks
@@ -66,4 +66,5 @@ JOBS = (
     Job("connection.health_check", run_due_health_checks, interval=5.0),
     # A coexistence number's contact and history syncs (once each, within Meta's 24 h).
     Job("coexistence.sync", request_due_syncs, interval=5.0),
+    retention.JOB,
 )

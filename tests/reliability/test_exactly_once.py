@@ -70,10 +70,9 @@ async def test_duplicate_callbacks_and_deliveries_take_effect_once(
     sandbox.set_latency("oauth_access_token", 0.05)
     admins = [await add_user(db) for _ in range(SIGNUPS)]
     await db.commit()
-    secret = app.state.settings.require_secret_key()
     wabas = []
     for admin in admins:
-        creds = credentials(secret, admin)
+        creds = await credentials(app.state.settings, admin)
         async with httpx.AsyncClient(base_url=fleet[0], cookies=creds.cookies) as http:
             state = (await http.post(f"{W}/embedded-signup/start", headers=creds.headers)).json()["state"]
         result = sandbox.complete_signup("finish_new_waba")

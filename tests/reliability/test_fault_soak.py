@@ -98,7 +98,7 @@ async def test_every_attempt_ends_as_expected_and_no_token_is_lost(
     expected: dict[str, tuple[AttemptStatus, str | None]] = {}
     transport = httpx.ASGITransport(app=app)
     for admin, fault in zip(admins, faults, strict=True):
-        creds = credentials(app.state.settings.require_secret_key(), admin)
+        creds = await credentials(app.state.settings, admin)
         async with httpx.AsyncClient(transport=transport, base_url="http://t", cookies=creds.cookies) as http:
             start = await http.post(f"{W}/embedded-signup/start", headers=creds.headers)
             result = sandbox.complete_signup()

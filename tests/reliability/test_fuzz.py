@@ -54,7 +54,7 @@ def live_api(settings: Settings) -> Iterator[tuple[str, Credentials]]:
             admin = await add_user(session)
             await session.commit()
         await engine.dispose()
-        return credentials(settings.require_secret_key(), admin)
+        return await credentials(settings, admin)
 
     creds = asyncio.run(seed())
     with serve_in_thread(create_app(settings, configure_logs=False)) as url:

@@ -107,8 +107,8 @@ class World:
             ids,
         )
 
-    def creds(self, user: User) -> Credentials:
-        return credentials(self.app.state.settings.require_secret_key(), user)
+    async def creds(self, user: User) -> Credentials:
+        return await credentials(self.app.state.settings, user)
 
 
 @pytest.fixture
@@ -119,7 +119,7 @@ async def world(app: FastAPI, db: AsyncSession, sandbox: Sandbox) -> World:
     member = await add_user(db, role=Role.MEMBER, organization=organization)
     outsider = await add_user(db)
     await db.commit()
-    mine = credentials(app.state.settings.require_secret_key(), ours)
+    mine = await credentials(app.state.settings, ours)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t", cookies=mine.cookies) as http:
         state = (await http.post(f"{W}/embedded-signup/start", headers=mine.headers)).json()["state"]
@@ -176,16 +176,49 @@ async def test_refused_unless_allowed_and_scoped(world: World, method: str, path
     anonymous, member, outsider, no_csrf = MATRIX[(method, path)]
     body = body_for(path, world.state)
     check(await call(world.app, method, path, body, None, csrf=False), anonymous, world)
-    as_member = await call(world.app, method, path, body, world.creds(world.member), csrf=True)
+    as_member = await call(world.app, method, path, body, await world.creds(world.member), csrf=True)
     check(as_member, member, world, stranger=False)
-    check(await call(world.app, method, path, body, world.creds(world.outsider), csrf=True), outsider, world)
+    check(
+        await call(world.app, method, path, body, await world.creds(world.outsider), csrf=True),
+        outsider,
+        world,
+    )
     if no_csrf is not None:
-        response = await call(world.app, method, path, body, world.creds(world.ours), csrf=False)
+        response = await call(world.app, method, path, body, await world.creds(world.ours), csrf=False)
         assert response.status_code == no_csrf, (path, response.text[:200])
     # our organization is untouched by all of the above
-    ours = world.creds(world.ours)
+    ours = await world.creds(world.ours)
     status = await call(world.app, "GET", f"{W}/connection/status", {}, ours, csrf=True)
     assert status.json()["status"] == "active"
+
+
+async def test_an_ended_session_is_anonymous_everywhere(world: World) -> None:
+    """Our admin's cookies after logout (copied before it, as an attacker would) open no route at all."""
+    ended = await world.creds(world.ours)
+    logout = await call(world.app, "POST", "/api/v1/auth/logout", {}, ended, csrf=True)
+    assert logout.status_code == 204
+    for method, path in sorted(MATRIX):
+        anonymous = MATRIX[(method, path)][0]
+        check(
+            await call(world.app, method, path, body_for(path, world.state), ended, csrf=True),
+            anonymous,
+            world,
+        )
+    ours = await world.creds(world.ours)
+    status = await call(world.app, "GET", f"{W}/connection/status", {}, ours, csrf=True)
+    assert status.json()["status"] == "active"
+
+
+async def test_cross_site_logins_are_refused(world: World) -> None:
+    """Login CSRF: another site cannot sign a victim's browser into an account, by API or by form."""
+    transport = httpx.ASGITransport(app=world.app)
+    body = {"email": world.outsider.email, "password": "whatever-it-is"}
+    evil = {"Origin": "https://attacker.example"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        api = await http.post("/api/v1/auth/login", json=body, headers=evil)
+        form = await http.post("/login", data=body, headers=evil | {"Accept": "text/html"})
+    assert api.status_code == form.status_code == 403
+    assert api.json()["error"]["code"] == "csrf_failed"
 
 
 async def test_open_routes_have_their_own_guard(world: World) -> None:

@@ -90,7 +90,7 @@ async def test_every_attempt_finishes_after_random_kills(
         web.start(ready)
         stop = asyncio.Event()
         monkey = asyncio.create_task(chaos(web, worker, ready, stop, kills))
-        queue = [credentials(settings.require_secret_key(), admin) for admin in admins]
+        queue = [await credentials(settings, admin) for admin in admins]
 
         async def lane() -> None:
             while queue:

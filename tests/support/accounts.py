@@ -10,6 +10,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica.accounts.models import Organization, Role, User
+from qualifica.accounts.sessions import open_session
+from qualifica.config import Settings
+from qualifica.db import create_engine, create_sessionmaker
 from qualifica.security.sessions import CSRF_COOKIE, SESSION_COOKIE, SessionCodec
 from tests.support.factories import PASSWORD, make_org, make_user
 
@@ -47,9 +50,16 @@ class Credentials:
         return {"X-CSRF-Token": self.csrf}
 
 
-def credentials(secret_key: str, user: User) -> Credentials:
-    """The cookies a login would set, made with the service's own codec (no argon2 per user)."""
-    codec = SessionCodec(secret_key)
-    cookie, data = codec.new_session(user.id)
+async def credentials(settings: Settings, user: User) -> Credentials:
+    """The cookies a login would set: a session opened in the database with the service's own codec (no
+    argon2 per user)."""
+    codec = SessionCodec(settings.require_secret_key())
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            cookie, data = await open_session(session, codec, user)
+            await session.commit()
+    finally:
+        await engine.dispose()
     csrf = codec.csrf_token(data)
     return Credentials({SESSION_COOKIE: cookie, CSRF_COOKIE: csrf}, csrf)

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica.accounts.models import Organization, Role, User
 from qualifica.accounts.service import create_organization, create_user
-from qualifica.security.passwords import hash_password
+from qualifica.security.passwords import hash_password_sync
 
 PASSWORD = "senha-muito-secreta-42"
 _HASH: list[str] = []
@@ -30,7 +30,7 @@ async def make_user(
 def password_hash() -> str:
     """One argon2 hash of ``PASSWORD`` for every cheap user (hashing 200 times would cost a minute)."""
     if not _HASH:
-        _HASH.append(hash_password(PASSWORD))
+        _HASH.append(hash_password_sync(PASSWORD))
     return _HASH[0]
 
 

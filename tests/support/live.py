@@ -51,9 +51,14 @@ def serve_in_thread(app: ASGIApp, *, health_path: str | None = "/healthz", port:
 
 @contextmanager
 def live_server(settings: Settings, *, worker: bool = False, health_path: str = "/healthz") -> Iterator[str]:
-    """The service on a real socket (beside the test's own app, same database), with or without its worker."""
-    app = create_app(settings, configure_logs=False, embedded_worker=worker)
-    with serve_in_thread(app, health_path=health_path) as url:
+    """The service on a real socket (beside the test's own app, same database), with or without its worker.
+
+    Its ``BASE_URL`` is its real address: a browser's login posts carry that origin, and login refuses others.
+    """
+    port = free_port()
+    served = Settings(_env_file=None, **(settings.model_dump() | {"base_url": f"http://127.0.0.1:{port}"}))
+    app = create_app(served, configure_logs=False, embedded_worker=worker)
+    with serve_in_thread(app, health_path=health_path, port=port) as url:
         yield url
 
 

@@ -227,11 +227,15 @@ class TestStop:
         names = [job.name for job in JOBS]
 
         assert sorted(names) == [
+            "accounts.retention",
             "analytics.deliver",
+            "analytics.retention",
             "coexistence.sync",
             "connection.health_check",
             "signup.expire",
             "signup.resume",
+            "signup.retention",
             "webhook.process",
+            "webhook.retention",
         ]
         assert all(job.concurrency >= 1 and job.interval > 0 for job in JOBS)
