@@ -220,7 +220,7 @@ class GraphClient:
         language: str = "pt_BR",
         deadline: float | None = None,
     ) -> None:
-        """Ask Meta to send the number's verification code by SMS or voice (reference 2026 §7.2)."""
+        """Ask Meta to send the number's code by SMS or voice (docs/meta.md#number-verification)."""
         body = {"code_method": method, "language": language}
         request = self._with_token(
             Endpoint.REQUEST_CODE, "POST", f"{phone_number_id}/request_code", token, json=body
@@ -231,7 +231,7 @@ class GraphClient:
     async def verify_code(
         self, phone_number_id: str, *, token: str, code: str, deadline: float | None = None
     ) -> None:
-        """Prove the number with the 6-digit code it received (reference 2026 §7.3)."""
+        """Prove the number with the 6-digit code it received (docs/meta.md#number-verification)."""
         request = self._with_token(
             Endpoint.VERIFY_CODE,
             "POST",
@@ -253,7 +253,7 @@ class GraphClient:
         verified_name: str,
         deadline: float | None = None,
     ) -> str:
-        """Create a number on the WABA (not yet verified); returns its id (reference 2026 §7.1)."""
+        """Create an unverified number on the WABA; returns its id (docs/meta.md#number-verification)."""
         body = {"cc": cc, "phone_number": phone_number, "verified_name": verified_name}
         request = self._with_token(
             Endpoint.ADD_PHONE_NUMBER, "POST", f"{waba_id}/phone_numbers", token, json=body
@@ -265,7 +265,7 @@ class GraphClient:
     ) -> str:
         """Ask a coexistence number for its contacts or chat history; returns Meta's ``request_id``.
 
-        Meta takes each ``sync_type`` once, within 24 h of onboarding (reference 2026 §6.1, errors
+        Meta takes each ``sync_type`` once, within 24 h of onboarding (docs/meta.md#coexistence-syncs, errors
         2593107/2593108); a 200 means accepted, the data comes later by webhook.
         """
         body = {"messaging_product": "whatsapp", "sync_type": sync_type}

@@ -11,7 +11,7 @@ from typing import Any
 
 # Retrying helps for these (docs/meta.md#graph-errors); everything else is permanent for the request as sent.
 TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 341, 613, 80007, 80008, 130429, 131016, 131056, 131057, 133004})
-# Rate limits (ARCHITECTURE §14; reference 2026 §9.2): waited out, never retried inside a request, since
+# Rate limits (ARCHITECTURE §14; docs/meta.md#rate-limits): waited out, never retried inside a request, since
 # hammering a throttled business use case only extends the block.
 RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, 80007, 80008, 130429})
 

@@ -8,11 +8,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qualifica.meta.webhook_subscription import WEBHOOK_OBJECT
 
-# The scopes ES tokens carried until June 2026 (reference 2026 §1.2, "older shape").
+# The scopes ES tokens carried until June 2026 (docs/meta.md#business-tokens-and-granular-scopes, "older
+# shape").
 WHATSAPP_SCOPES = ("whatsapp_business_management", "whatsapp_business_messaging")
-# Since 2026-06-10 tokens may carry this one instead (reference 2026 §0 D1, chatwoot/chatwoot#14690).
+# Since 2026-06-10 tokens may carry this one instead (docs/meta.md#business-tokens-and-granular-scopes).
 MANAGE_EVENTS_SCOPE = "whatsapp_business_manage_events"
-# Its target_ids are business portfolio ids, never WABAs (reference 2026 §1.2, nyaruka/rapidpro#6666).
+# Its target_ids are business portfolio ids, never WABAs (docs/meta.md#business-tokens-and-granular-scopes,
+# nyaruka/rapidpro#6666).
 PORTFOLIO_SCOPE = "business_management"
 
 
@@ -59,7 +61,8 @@ class TokenInfo(_MetaModel):
     def waba_hints(self) -> frozenset[str]:
         """Ids granted under any ``whatsapp_*`` granular scope, minus portfolio ids: a hint, unordered.
 
-        Both token shapes count (reference 2026 §1.2, §2): the old WhatsApp scopes and June 2026's
+        Both token shapes count (docs/meta.md#business-tokens-and-granular-scopes): the old WhatsApp scopes
+        and June 2026's
         ``whatsapp_business_manage_events``. Meta's order varies between tokens, so there is none here;
         whether the token reads a WABA is proven by reading it, not by this set.
         """
@@ -90,7 +93,8 @@ class TokenInfo(_MetaModel):
     def granted_waba_ids(self) -> list[str]:
         """WABA ids granted through either classic WhatsApp scope, in Meta's order, without repeats.
 
-        The older shape only, and its order is not stable (reference 2026 §2): prefer ``waba_hints``.
+        The older shape only, and its order is not stable (docs/meta.md#business-tokens-and-granular-scopes):
+        prefer ``waba_hints``.
         """
         seen: dict[str, None] = {}
         for scope in WHATSAPP_SCOPES:
@@ -175,13 +179,13 @@ class VerifyCodeAnswer(SuccessAnswer):
 
 
 class AddedPhoneNumber(_MetaModel):
-    """``POST /{waba_id}/phone_numbers``: the new number's id (reference 2026 §7.1)."""
+    """``POST /{waba_id}/phone_numbers``: the new number's id (docs/meta.md#number-verification)."""
 
     id: str
 
 
 class SmbAppDataRequest(_MetaModel):
-    """``POST /{phone_number_id}/smb_app_data``: accepted, not yet shared (reference 2026 §6.1)."""
+    """``POST /{phone_number_id}/smb_app_data``: accepted, not yet shared (docs/meta.md#coexistence-syncs)."""
 
     messaging_product: str = "whatsapp"
     request_id: str
@@ -233,8 +237,7 @@ class GraphUsage(_MetaModel):
     def regain_seconds(self) -> float | None:
         """The longest ``estimated_time_to_regain_access`` in seconds (Meta gives minutes), None when 0.
 
-        Unit: minutes (meta-embedded-signup.md, rate-limit headers; re-confirmation pending per the 2026
-        reference §9 "Uncertain").
+        Unit: minutes (docs/meta.md#rate-limits).
         """
         minutes = max(
             (u.estimated_time_to_regain_access for group in self.business_use_case.values() for u in group),

@@ -16,8 +16,8 @@ SUBSCRIBED_FIELDS = (
     "phone_number_name_update",
     "account_review_update",
     "business_capability_update",
-    # Coexistence: subscribed before onboarding, or the one-shot syncs' deliveries are lost (reference
-    # 2026 §6.1, §6.4).
+    # Coexistence: subscribed before onboarding, or the one-shot syncs' deliveries are lost
+    # (docs/meta.md#coexistence-syncs).
     "history",
     "smb_app_state_sync",
     "smb_message_echoes",

@@ -17,6 +17,7 @@ from qualifica.meta.client import GraphClient
 from qualifica.meta.errors import MetaError
 from qualifica.meta.sandbox import Sandbox
 from qualifica.meta.signature import verify
+from qualifica.meta.webhook_subscription import COEXISTENCE_FIELDS, SUBSCRIBED_FIELDS
 from tests.support.live import serve_in_thread
 from tests.support.meta import APP_SECRET
 
@@ -130,3 +131,155 @@ class TestWebhooks:
         assert message["messages"][0]["id"] == wamid
         last = sandbox.webhooks.deliveries[-1].payload()["entry"][0]
         assert "time" not in last  # messages entries carry no time
+
+
+def fields_sent(sandbox: Sandbox) -> list[str]:
+    return [change["field"] for change in changes(sandbox)]
+
+
+class TestCoexistenceSyncs:
+    async def test_contacts_then_history_each_once_with_their_webhooks(
+        self, graph: GraphClient, sandbox: Sandbox, receiver: Receiver
+    ) -> None:
+        result = sandbox.complete_signup("coexistence")
+        assert result.code is not None
+        token = (await graph.exchange_code(result.code)).access_token
+        phone_id = next(p.id for p in sandbox.world.phones.values() if p.is_on_biz_app)
+        first = await graph.request_smb_app_data(phone_id, token=token, sync_type="smb_app_state_sync")
+        second = await graph.request_smb_app_data(phone_id, token=token, sync_type="history")
+        assert first.startswith("REQ-") and second.startswith("REQ-") and first != second
+        sent = changes(sandbox)  # deliveries run in parallel: Meta promises no order either
+        assert sorted(c["field"] for c in sent) == ["account_update", *["history"] * 3, "smb_app_state_sync"]
+        (contacts,) = [c["value"] for c in sent if c["field"] == "smb_app_state_sync"]
+        assert contacts["metadata"]["phone_number_id"] == phone_id
+        assert contacts["state_sync"][0] == {
+            "type": "contact",
+            "action": "add",
+            "contact": {"full_name": "Ana Souza", "first_name": "Ana", "phone_number": "5511987650001"},
+            "metadata": {"timestamp": contacts["state_sync"][0]["metadata"]["timestamp"]},
+        }
+        chunks = sorted(
+            (c["value"]["history"][0] for c in sent if c["field"] == "history"),
+            key=lambda chunk: chunk["metadata"]["chunk_order"],
+        )
+        assert [(c["metadata"]["phase"], c["metadata"]["progress"]) for c in chunks] == [
+            (0, 20),
+            (1, 55),
+            (2, 100),
+        ]
+        kinds = {m["type"] for c in chunks for t in c["threads"] for m in t["messages"]}
+        assert kinds == {"text", "media_placeholder"}
+        assert all(receiver.signatures_ok)
+        for sync_type in ("smb_app_state_sync", "history"):
+            with pytest.raises(MetaError) as caught:
+                await graph.request_smb_app_data(phone_id, token=token, sync_type=sync_type)
+            assert caught.value.code == 2593107 and not caught.value.transient
+
+    async def test_after_24_hours_the_sync_is_refused(
+        self, graph: GraphClient, sandbox: Sandbox, receiver: Receiver
+    ) -> None:
+        result = sandbox.complete_signup("coexistence")
+        assert result.code is not None
+        token = (await graph.exchange_code(result.code)).access_token
+        phone_id = next(p.id for p in sandbox.world.phones.values() if p.is_on_biz_app)
+        sandbox.advance(24 * 3600 + 1)
+        with pytest.raises(MetaError) as caught:
+            await graph.request_smb_app_data(phone_id, token=token, sync_type="smb_app_state_sync")
+        assert caught.value.code == 2593108
+        assert fields_sent(sandbox) == ["account_update"]
+
+    async def test_declined_history_sharing_sends_error_2593109(
+        self, graph: GraphClient, sandbox: Sandbox, receiver: Receiver
+    ) -> None:
+        sandbox.set_history_sharing(False)
+        result = sandbox.complete_signup("coexistence")
+        assert result.code is not None
+        token = (await graph.exchange_code(result.code)).access_token
+        phone_id = next(p.id for p in sandbox.world.phones.values() if p.is_on_biz_app)
+        await graph.request_smb_app_data(phone_id, token=token, sync_type="history")
+        (history,) = [c for c in changes(sandbox) if c["field"] == "history"]
+        assert history["value"]["history"][0]["errors"][0]["code"] == 2593109
+
+    async def test_a_number_not_on_the_business_app_has_no_sync(
+        self, graph: GraphClient, sandbox: Sandbox, receiver: Receiver
+    ) -> None:
+        result = sandbox.complete_signup("finish_existing_number")
+        assert result.code is not None and result.phone_number_id
+        token = (await graph.exchange_code(result.code)).access_token
+        with pytest.raises(MetaError) as caught:
+            await graph.request_smb_app_data(result.phone_number_id, token=token, sync_type="history")
+        assert caught.value.code == 100
+
+    async def test_unsubscribed_fields_are_never_delivered(
+        self, graph: GraphClient, sandbox: Sandbox, receiver: Receiver
+    ) -> None:
+        sandbox.webhooks.fields = ("account_update", "messages")
+        try:
+            result = sandbox.complete_signup("coexistence")
+            assert result.code is not None
+            token = (await graph.exchange_code(result.code)).access_token
+            phone_id = next(p.id for p in sandbox.world.phones.values() if p.is_on_biz_app)
+            await graph.request_smb_app_data(phone_id, token=token, sync_type="smb_app_state_sync")
+            sandbox.notify.smb_message_echo(phone_id)
+            assert fields_sent(sandbox) == ["account_update"]  # accepted, and lost (reference 2026 §6.4)
+        finally:
+            sandbox.webhooks.fields = SUBSCRIBED_FIELDS
+
+    def test_echo_of_a_message_sent_from_the_phone(self, sandbox: Sandbox, receiver: Receiver) -> None:
+        phone_id = next(p.id for p in sandbox.world.phones.values() if p.is_on_biz_app)
+        sandbox.notify.smb_message_echo(phone_id, to="5511987650001", text="Te ligo já")
+        (change,) = changes(sandbox)
+        (echo,) = change["value"]["message_echoes"]
+        assert change["field"] == "smb_message_echoes"
+        assert (echo["from"], echo["to"], echo["text"]) == (
+            "5511987654321",
+            "5511987650001",
+            {"body": "Te ligo já"},
+        )
+        assert echo["to_user_id"].startswith("BR.")
+
+    def test_the_app_is_subscribed_to_the_coexistence_fields(self, sandbox: Sandbox) -> None:
+        assert {"history", "smb_app_state_sync", "smb_message_echoes"} <= set(sandbox.webhooks.fields)
+        assert set(COEXISTENCE_FIELDS) <= set(SUBSCRIBED_FIELDS)
+
+
+class TestBusinessScopedUserIds:
+    def test_inbound_message_carries_the_bsuid_beside_wa_id(
+        self, sandbox: Sandbox, receiver: Receiver
+    ) -> None:
+        phone_id = next(iter(sandbox.world.phones))
+        sandbox.notify.message(phone_id, "5511912345678", "Oi", user_id="BR.1000000000000001")
+        (change,) = changes(sandbox)
+        (contact,) = change["value"]["contacts"]
+        (message,) = change["value"]["messages"]
+        assert contact == {
+            "profile": {"name": "Cliente Teste"},
+            "wa_id": "5511912345678",
+            "user_id": "BR.1000000000000001",
+        }
+        assert (message["from"], message["from_user_id"]) == ("5511912345678", "BR.1000000000000001")
+
+    def test_a_username_user_has_no_wa_id(self, sandbox: Sandbox, receiver: Receiver) -> None:
+        phone_id = next(iter(sandbox.world.phones))
+        sandbox.notify.message(phone_id, "5511912345678", "Oi", username=True)
+        (change,) = changes(sandbox)
+        assert change["value"]["contacts"][0]["wa_id"] == "" and change["value"]["messages"][0]["from"] == ""
+        assert change["value"]["messages"][0]["from_user_id"].startswith("BR.")
+
+    def test_system_messages_for_a_changed_number_and_a_changed_user_id(
+        self, sandbox: Sandbox, receiver: Receiver
+    ) -> None:
+        phone_id = next(iter(sandbox.world.phones))
+        sandbox.notify.user_changed_number(phone_id, "5511912345678", "5511998887777", new_user_id="BR.2")
+        sandbox.notify.user_changed_user_id(phone_id, "5511998887777", "BR.2", "BR.3")
+        sent = changes(sandbox)
+        systems = sorted((c["value"]["messages"][0] for c in sent), key=lambda m: m["system"]["type"])
+        assert all("contacts" not in c["value"] for c in sent)  # system messages carry no contacts
+        assert systems[0]["system"]["type"] == "user_changed_number"
+        assert (systems[0]["system"]["wa_id"], systems[0]["system"]["user_id"]) == ("5511998887777", "BR.2")
+        assert systems[1]["system"] == {
+            "type": "user_changed_user_id",
+            "body": "User Cliente Teste changed their user id",
+            "user_id": "BR.3",
+        }
+        assert systems[1]["from_user_id"] == "BR.2"

@@ -160,6 +160,71 @@ class TestFinish:
         assert len(sandbox.world.wabas) == seeded + 1
 
 
+class TestTodaysPaths:
+    @pytest.mark.parametrize(
+        ("path", "event_name", "keys"),
+        [
+            ("finish_unverified_number", "FINISH", {"phone_number_id", "waba_id", "business_id"}),
+            ("finish_no_number", "FINISH", {"waba_id", "business_id"}),
+            ("finish_two_numbers_no_phone_id", "FINISH_ONLY_WABA", {"waba_id", "business_id"}),
+        ],
+    )
+    async def test_v4_endings_walk_by_themselves(
+        self, page: Page, page_origin: str, sandbox: Sandbox, path: str, event_name: str, keys: set[str]
+    ) -> None:
+        sandbox.set_auto(path, order="message_first")
+        log = await run_login(page, page_origin)
+        (event,) = es_events(log)
+        assert (event["event"], set(event["data"]), event["version"]) == (event_name, keys, 4)
+        if path == "finish_unverified_number":
+            phone = sandbox.phone(event["data"]["phone_number_id"])
+            assert phone.code_verification_status == "UNVERIFIED"
+        if path == "finish_no_number":
+            assert sandbox.world.phones_of(event["data"]["waba_id"]) == []
+        assert callback(log)["status"] == "connected"
+
+    async def test_two_wabas_without_the_session_event(
+        self, page: Page, page_origin: str, sandbox: Sandbox
+    ) -> None:
+        sandbox.set_auto("finish_two_wabas_no_event", order="message_first")
+        log = await run_login(page, page_origin, expect_message=False)
+        assert es_events(log) == []  # the page gets the code only
+        assert callback(log)["authResponse"]["code"]
+        (flow,) = [f for f in sandbox.flows.values() if f.result is not None]
+        assert sandbox.world.businesses[str(flow.business_id)].name == "Rede Prisma Imóveis"
+
+    async def test_a_person_picks_todays_meta_in_the_scenario_panel(
+        self, page: Page, page_origin: str, sandbox: Sandbox
+    ) -> None:
+        sandbox.set_auto(None)
+        await page.goto(page_origin)
+        await page.wait_for_function("() => window.__ready === true")
+        async with page.expect_popup() as popup_info:
+            await page.get_by_role("button", name="Conectar WhatsApp").click()
+        popup = await popup_info.value
+        await popup.get_by_text("Cenário do sandbox: a Meta de hoje").click()
+        await popup.get_by_text("Junho de 2026").click()
+        await popup.get_by_label("Limite de requisições da Meta").select_option("waba")
+        await popup.get_by_role("button", name="Continuar como Ana").click()
+        await popup.get_by_text("Costa Azul Corretora").click()
+        await popup.get_by_role("button", name="Continuar").click()
+        await popup.get_by_role("button", name="Continuar").click()  # its one WABA
+        await popup.get_by_text("Adicionar um novo número").click()
+        await popup.get_by_role("button", name="Continuar").click()
+        await popup.get_by_role("button", name="Pular esta etapa").click()
+        await popup.get_by_role("button", name="Permitir").click()
+        async with popup.expect_event("close"):
+            await popup.get_by_role("button", name="Concluir").click()
+        await page.wait_for_function("() => window.__log.some(e => e.kind === 'callback')")
+        log: list[dict[str, Any]] = await page.evaluate("() => window.__log")
+        (event,) = es_events(log)
+        assert (event["event"], event["version"]) == ("FINISH", 4)
+        assert sandbox.phone(event["data"]["phone_number_id"]).code_verification_status == "UNVERIFIED"
+        assert sandbox.scenario.token_shape == "june_2026"
+        (failure,) = sandbox.scenario.failures["waba"]
+        assert (failure.code, failure.regain_minutes) == (80007, 1)
+
+
 class TestCancel:
     @pytest.mark.parametrize("step", CANCEL_STEPS)
     async def test_cancel_at_each_step(

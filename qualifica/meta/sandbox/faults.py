@@ -101,9 +101,9 @@ def needs_verification() -> GraphFault:
     return GraphFault(Failure(code=133006, message="(#133006) Phone number re-verification needed"))
 
 
-# -- ES v4 number verification (reference 2026 §7; Meta OpenAPI v23.0 examples for each path) ------------
+# -- ES v4 number verification (docs/meta.md#number-verification; Meta OpenAPI v23.0 examples for each path) -
 def no_permission(kind: str) -> GraphFault:
-    """The token lists the object but cannot use it: 403 code 200/1349174 (OpenAPI, §8.1)."""
+    """The token lists the object but cannot use it: 403 code 200/1349174 (Meta's OpenAPI examples)."""
     message = f"Your app doesn't have permission to access this {kind}"
     return GraphFault(Failure(code=200, subcode=1349174, message=message, http_status=403))
 
@@ -155,7 +155,7 @@ def number_in_use() -> GraphFault:
     return GraphFault(Failure(code=100, message=message, http_status=409))
 
 
-# -- coexistence syncs (reference 2026 §6, error table) ------------------------------------------------
+# -- coexistence syncs (docs/meta.md#coexistence-syncs, error table) -----------------------------------------
 def not_a_business_app_number() -> GraphFault:
     return invalid_parameter("(#100) smb_app_data is only available for WhatsApp Business app numbers")
 

@@ -28,7 +28,7 @@ E164_NATIONAL = re.compile(r"^[1-9][0-9]{6,14}$")  # OpenAPI PhoneNumberCreateRe
 COUNTRY_CODE = re.compile(r"^[0-9]{1,3}$")
 APP_NAME = "Qualifica Leads (sandbox)"
 SCOPES = ["whatsapp_business_management", "whatsapp_business_messaging", "business_management"]
-# June 2026: chatwoot/chatwoot#14690's token (reference 2026 §1.1–1.2).
+# June 2026: chatwoot/chatwoot#14690's token (docs/meta.md#business-tokens-and-granular-scopes).
 JUNE_2026_SCOPES = ["business_management", "whatsapp_business_manage_events", "public_profile"]
 SYNC_TYPES = ("smb_app_state_sync", "history")
 
@@ -122,7 +122,8 @@ class GraphObjects:
         now = int(self.sandbox.now())
         lifetime = scenario.token_lifetime
         targets = list(waba_ids)
-        world.ids.shuffler.shuffle(targets)  # target_ids order varies between tokens (reference 2026 §2)
+        # target_ids order varies between tokens (docs/meta.md#business-tokens-and-granular-scopes)
+        world.ids.shuffler.shuffle(targets)
         token = Token(
             value=world.ids.token(),
             app_id=self.app_id,
@@ -194,7 +195,10 @@ class GraphObjects:
 
     @staticmethod
     def token_scopes(token: Token) -> tuple[list[str], list[dict[str, Any]]]:
-        """The token's ``scopes`` and ``granular_scopes`` in its shape (reference 2026 §1.2)."""
+        """The token's ``scopes`` and ``granular_scopes`` in its shape.
+
+        docs/meta.md#business-tokens-and-granular-scopes.
+        """
         portfolio = {"scope": "business_management", "target_ids": [token.business_id]}
         if token.shape == "legacy":
             granular = [{"scope": scope, "target_ids": list(token.waba_ids)} for scope in SCOPES[:2]]
@@ -280,7 +284,7 @@ class GraphObjects:
             raise faults.pin_mismatch()
         phone.pin = pin
         phone.platform_type, phone.status, phone.throughput_level = "CLOUD_API", "CONNECTED", "STANDARD"
-        if phone.quality_rating == "UNKNOWN":
+        if phone.quality_rating == "NA":
             phone.quality_rating = "GREEN"
         return {"success": True}
 
@@ -293,7 +297,7 @@ class GraphObjects:
         )
         return {"success": True}
 
-    # -- ES v4: add a number, request and verify its code (reference 2026 §7) --------------------------
+    # -- ES v4: add a number, request and verify its code (docs/meta.md#number-verification) -----------------
     def add_phone_number(self, waba_id: str, params: dict[str, str]) -> dict[str, Any]:
         cc, number = params.get("cc", ""), params.get("phone_number", "")
         name = params.get("verified_name", "").strip()
@@ -337,7 +341,7 @@ class GraphObjects:
         phone.code_verification_status = "VERIFIED"
         return {"success": True, "id": phone.id}
 
-    # -- coexistence: contacts and history, once each within 24 h (reference 2026 §6.1) ---------------
+    # -- coexistence: contacts and history, once each within 24 h (docs/meta.md#coexistence-syncs) -----------
     def smb_app_data(self, phone: Phone, params: dict[str, str]) -> dict[str, Any]:
         sync_type = params.get("sync_type", "")
         if sync_type not in SYNC_TYPES:

@@ -1,6 +1,6 @@
 """Webhook notifications for tests and demos: quality, name decision, inbound messages (with
 business-scoped user ids), account events, and the coexistence syncs' contacts, history and echoes
-(reference 2026 §5.9, §6.2).
+(docs/meta.md#business-scoped-user-ids, docs/meta.md#coexistence-syncs).
 """
 
 from __future__ import annotations
@@ -40,7 +40,9 @@ class Notifier:
         sandbox.webhooks.send([entry(entry_id, field, value, sandbox.now() if timed else None)])
 
     def _send_subscribed(self, entry_id: str, field: str, values: list[dict[str, Any]]) -> None:
-        """Coexistence fields reach only an app subscribed to them (reference 2026 §6.4), one POST each."""
+        """Coexistence fields reach only an app subscribed to them (docs/meta.md#coexistence-syncs), one POST
+        each.
+        """
         if field not in self._sandbox.webhooks.fields:
             return
         for value in values:
@@ -103,7 +105,7 @@ class Notifier:
 
         It carries the sender's business-scoped user id (``contacts[].user_id``, ``messages[].from_user_id``;
         default: derived from ``sender``). ``username``: a user who adopted a username, whose ``wa_id`` and
-        ``from`` come empty (reference 2026 §5.9, BSUID page).
+        ``from`` come empty (docs/meta.md#business-scoped-user-ids, BSUID page).
         """
         wamid = "wamid." + secrets.token_urlsafe(24)
         bsuid = user_id or IdMaker.bsuid(sender)
@@ -132,7 +134,7 @@ class Notifier:
     def user_changed_number(
         self, phone_id: str, old_number: str, new_number: str, *, new_user_id: str | None = None
     ) -> str:
-        """System message: the user moved to ``new_number``; Meta regenerates the BSUID (§5.9)."""
+        """System message: the user moved to ``new_number``; Meta regenerates the BSUID."""
         new_bsuid = new_user_id or IdMaker.bsuid(new_number)
         system = {
             "type": "user_changed_number",
@@ -143,7 +145,7 @@ class Notifier:
         return self._system(phone_id, old_number, IdMaker.bsuid(old_number), system)
 
     def user_changed_user_id(self, phone_id: str, sender: str, old_user_id: str, new_user_id: str) -> str:
-        """System message: only the BSUID changed, no phone number in it (reference 2026 §5.9)."""
+        """System message: only the BSUID changed, no number in it (docs/meta.md#business-scoped-user-ids)."""
         system = {
             "type": "user_changed_user_id",
             "body": "User Cliente Teste changed their user id",
@@ -168,7 +170,7 @@ class Notifier:
         self._send(waba_id, "messages", value, timed=False)
         return wamid
 
-    # -- coexistence (reference 2026 §6.2) ------------------------------------------------------------
+    # -- coexistence (docs/meta.md#coexistence-syncs) --------------------------------------------------------
     def contacts_sync(self, phone_id: str) -> None:
         """``smb_app_state_sync``: the app's contacts, the initial dump after a contact sync request."""
         with self._sandbox.lock:

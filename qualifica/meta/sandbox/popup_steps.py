@@ -148,7 +148,8 @@ def advance(sandbox: Sandbox, flow: Flow, page: str, form: dict[str, str]) -> st
         return _advance_phone(sandbox, flow, form)
     if page == "verify":
         if form.get("later"):
-            flow.verify_later = True  # ES v4: the number stays unverified (reference 2026 §3.1)
+            # ES v4: the number stays unverified (docs/meta.md#embedded-signup-v4-endings)
+            flow.verify_later = True
             return "permissions"
         if not OTP.match(form.get("otp", "").strip()):
             raise StepError("O código de verificação tem 6 dígitos.")

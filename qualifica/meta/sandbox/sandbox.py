@@ -47,6 +47,12 @@ from qualifica.meta.sandbox.world import (
 
 # A person may read the final screen for a while; "Concluir" then gets a fresh code rather than a stale one.
 FRESH_CODE_SECONDS = 10.0
+V4_PATHS = (
+    "finish_unverified_number",
+    "finish_no_number",
+    "finish_two_wabas_no_event",
+    "finish_two_numbers_no_phone_id",
+)
 # The portfolio each auto path walks into (the others use the first, Horizonte).
 PATH_BUSINESS = {
     "finish_no_number": LIMA,
@@ -146,7 +152,9 @@ class Sandbox:
             self.scenario.coexistence_includes_phone = value
 
     def set_token_shape(self, shape: TokenShape) -> None:
-        """What ``debug_token`` reports for tokens minted from now on (reference 2026 §1.2).
+        """What ``debug_token`` reports for tokens minted from now on.
+
+        docs/meta.md#business-tokens-and-granular-scopes.
 
         ``june_2026`` (default): ``business_management`` (the portfolio) and
         ``whatsapp_business_manage_events`` (the WABAs), no classic WhatsApp scope; ``legacy``: both
@@ -223,7 +231,7 @@ class Sandbox:
                 redirect_uri=redirect_uri,
                 state=None,
                 extras={},
-                auto=AutoMode(path, "message_first") if path in PATH_BUSINESS else None,
+                auto=AutoMode(path, "message_first") if path in V4_PATHS else None,
             )
             business = (
                 self.world.businesses[business_id]
@@ -286,6 +294,9 @@ class Sandbox:
                 feature_type=str(extras.get("featureType") or ""),
                 auto=auto,
                 order=resolve_order(auto.order if auto else "random"),
+                # ES v2/v3 retired on 2026-10-15 (docs/meta.md#embedded-signup-v4-endings): today's paths
+                # speak v4.
+                version=4 if auto is not None and auto.path in V4_PATHS else 3,
                 post_event=not (
                     (auto is not None and auto.path == "finish_two_wabas_no_event")
                     or bool(options.get("no_event"))
@@ -321,7 +332,7 @@ class Sandbox:
             flow.result, flow.result_at, flow.finished = result, now, True
             if first:
                 if flow.phone_choice == "coexistence" and flow.phone_id:
-                    # The 24 h window of the coexistence syncs starts now (reference 2026 §6.1).
+                    # The 24 h window of the coexistence syncs starts now (docs/meta.md#coexistence-syncs).
                     self.world.phones[flow.phone_id].onboarded_at = now
                 self.notify.account_update("PARTNER_ADDED", flow.waba_id)
             return flow.result

@@ -46,7 +46,8 @@ AUTO_PATHS = (
     "coexistence",
     "error",
     "close_no_code",
-    # ES v4 endings and today's multi-asset businesses (reference 2026 §2, §3; docs/sandbox.md).
+    # ES v4 endings and today's multi-asset businesses (docs/meta.md#embedded-signup-v4-endings,
+    # docs/sandbox.md).
     "finish_unverified_number",
     "finish_no_number",
     "finish_two_wabas_no_event",

@@ -91,8 +91,8 @@ def resolve_order(order: Order) -> Literal["message_first", "callback_first"]:
 
 def mint_code(world: World, flow: Flow, *, now: float) -> str:
     assert flow.business_id and flow.waba_id, "a code needs a business and a WABA"
-    # The token covers every WABA the business has shared with the app, not just this one (reference
-    # 2026 §2, ChatbotXIO/ChatbotX#1094).
+    # The token covers every WABA the business has shared with the app, not just this one
+    # (docs/meta.md#business-tokens-and-granular-scopes).
     shared = [w.id for w in world.wabas_of(flow.business_id) if w.shared_with_app and w.id != flow.waba_id]
     code = Code(
         value=world.ids.code(),
@@ -111,7 +111,8 @@ def finish_event(
 ) -> tuple[str, dict[str, Any]]:
     """The session event's name and data; sets ``flow.version`` to 4 for the ES v4 endings.
 
-    v4 lets a person finish with an unverified number or with none (reference 2026 §3.1): the first
+    v4 lets a person finish with an unverified number or with none (docs/meta.md#embedded-signup-v4-endings):
+    the first
     is a FINISH with the number's id (its ``code_verification_status`` says the rest), the second a
     FINISH without ``phone_number_id``.
     """

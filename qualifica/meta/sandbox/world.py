@@ -16,14 +16,16 @@ REGISTRATION_WINDOW_SECONDS = 72 * 3600
 REGISTRATION_LIMIT = 10
 CODE_TTL_SECONDS = 30.0
 # Verification codes (request_code → verify_code) are single-use and time-limited, "typically about
-# 10 minutes" (reference 2026 §7.3). More than VERIFICATION_REQUESTS_LIMIT requests per number within the
-# window answer Meta's 429 code 4 subcode 2446079 (reference 2026 §7.2).
+# 10 minutes" (docs/meta.md#number-verification). More than VERIFICATION_REQUESTS_LIMIT requests per number
+# within the
+# window answer Meta's 429 code 4 subcode 2446079 (docs/meta.md#number-verification).
 VERIFICATION_CODE_TTL_SECONDS = 600.0
 VERIFICATION_REQUESTS_LIMIT = 3
 VERIFICATION_REQUESTS_WINDOW_SECONDS = 3600.0
-# Coexistence syncs: once per type, within 24 h of onboarding (reference 2026 §6.1).
+# Coexistence syncs: once per type, within 24 h of onboarding (docs/meta.md#coexistence-syncs).
 SMB_SYNC_WINDOW_SECONDS = 24 * 3600.0
-# Numbers already on WhatsApp Business with someone else: adding one answers 409 code 100 (§7.1).
+# Numbers already on WhatsApp Business with someone else: adding one answers 409 code 100
+# (docs/meta.md#number-verification).
 NUMBERS_IN_USE_ELSEWHERE = frozenset({"5511977770000"})
 
 # Seeded portfolios of today's Meta (docs/sandbox.md): names the auto paths pick them by.
@@ -50,7 +52,8 @@ class Waba:
     account_review_status: str = "APPROVED"
     status: str = "ACTIVE"
     subscribed_apps: set[str] = field(default_factory=set)
-    # Shared with our app before this signup: a token of the portfolio lists it too (reference 2026 §2).
+    # Shared with our app before this signup: a token of the portfolio lists it too
+    # (docs/meta.md#business-tokens-and-granular-scopes).
     shared_with_app: bool = False
     # False: the business token's reads of it answer a permission error (set_waba_readable).
     readable: bool = True
@@ -62,8 +65,10 @@ class Phone:
     waba_id: str
     display_phone_number: str
     verified_name: str
-    code_verification_status: str = "NOT_VERIFIED"
-    quality_rating: str = "UNKNOWN"
+    # Enums of Meta's OpenAPI description (PhoneNumberInfo): UNVERIFIED, not the NOT_VERIFIED/EXPIRED seen
+    # in practice; the service treats anything but VERIFIED alike (docs/meta.md#embedded-signup-v4-endings).
+    code_verification_status: str = "UNVERIFIED"
+    quality_rating: str = "NA"
     platform_type: str = "NOT_APPLICABLE"
     throughput_level: str = "NOT_APPLICABLE"
     name_status: str = "AVAILABLE_WITHOUT_REVIEW"
@@ -164,7 +169,9 @@ class IdMaker:
 
     @staticmethod
     def bsuid(phone_digits: str) -> str:
-        """A business-scoped user id, ``CC.`` plus digits (reference 2026 §5.9, 360dialog's format)."""
+        """A business-scoped user id, ``CC.`` plus digits (docs/meta.md#business-scoped-user-ids, 360dialog's
+        format).
+        """
         return "BR." + str(int.from_bytes(phone_digits.encode(), "big") % 10**16).zfill(16)
 
     @staticmethod
