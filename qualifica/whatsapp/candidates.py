@@ -17,8 +17,10 @@ from qualifica.whatsapp.schemas import Choices, PhoneChoice, WabaChoice
 # exist, or no permission"). Anything else is a failure of its own, not a WABA we were not given.
 PERMISSION_CODE = 10
 OBJECT_NOT_READABLE = (100, 33)
-# ``code_verification_status`` of a number ES left unverified (reference 2026 §3.4): it needs a code.
-UNVERIFIED = frozenset({"NOT_VERIFIED", "EXPIRED"})
+# ``code_verification_status`` of a number ES left unverified: it needs a code. Meta's OpenAPI (v23.0,
+# ``PhoneNumber.code_verification_status``) says UNVERIFIED; the 2026 reference §3.4 names NOT_VERIFIED and
+# EXPIRED; all three mean the same to us.
+UNVERIFIED = frozenset({"UNVERIFIED", "NOT_VERIFIED", "EXPIRED"})
 
 
 def denies_access(error: MetaError) -> bool:
