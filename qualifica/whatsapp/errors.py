@@ -116,7 +116,7 @@ class InvalidNumber(AppError):
 class VerificationFailed(AppError):
     """Meta refused a verification step; ``code`` and ``status`` come from the catalogue's reading."""
 
-    code, status = "verification_failed", 422
+    code, status = "verification_refused", 422
     message = "A Meta recusou a verificação do número."
 
 
