@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -148,6 +149,30 @@ class TestSyncRequests:
             (SyncStatus.REQUESTED, "2593107"),
             (SyncStatus.REQUESTED, None),
         ]
+
+    async def test_a_rate_limited_sync_waits_for_meta_and_history_waits_for_contacts(
+        self, browser: Browser, sandbox: Sandbox, runtime: Runtime, db: AsyncSession, admin_user: User
+    ) -> None:
+        usage = {"type": "whatsapp", "call_count": 100, "total_cputime": 1, "total_time": 1,
+                 "estimated_time_to_regain_access": 1}  # fmt: skip
+        sandbox.fail_next("smb_app_data", code=80007)
+        sandbox.set_usage(business={"600000000000006": [usage]})
+        await onboard_business_app_number(browser, sandbox, runtime, db, admin_user.organization_id)
+        sandbox.set_usage()
+        contacts, history = await syncs(db)
+        assert (contacts.status, history.status) == (SyncStatus.PENDING, SyncStatus.PENDING)
+        assert contacts.next_attempt_at is not None
+        assert len(sandbox.requests("smb_app_data")) == 1  # history never asked before contacts
+        assert await request_due_syncs(runtime, now=contacts.next_attempt_at - timedelta(seconds=5)) == 0
+        assert len(sandbox.requests("smb_app_data")) == 1
+        assert await request_due_syncs(runtime, now=contacts.next_attempt_at + timedelta(seconds=1)) == 2
+        requests = sandbox.requests("smb_app_data")
+        assert [request.body["sync_type"] for request in requests] == [
+            "smb_app_state_sync",
+            "smb_app_state_sync",
+            "history",
+        ]
+        assert [row.status for row in await syncs(db)] == [SyncStatus.REQUESTED, SyncStatus.REQUESTED]
 
     async def test_a_regular_number_requests_no_sync(
         self, browser: Browser, sandbox: Sandbox, runtime: Runtime, db: AsyncSession
