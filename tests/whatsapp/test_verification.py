@@ -3,6 +3,10 @@ registration as usual; through the sandbox over a real socket, on both databases
 
 from __future__ import annotations
 
+import io
+import json
+import re
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -68,6 +72,19 @@ class TestVerification:
         assert sandbox.phone(phone_id).code_verification_status == "VERIFIED"
         status = await browser.status()
         assert (status["status"], status["connection"]["phone_number_id"]) == ("active", phone_id)
+
+    async def test_the_code_never_reaches_a_log_line_or_a_column(
+        self, browser: Browser, sandbox: Sandbox, db: AsyncSession, captured_logs: io.StringIO
+    ) -> None:
+        phone_id = await unverified(browser, sandbox)
+        await browser.post("/connection/verification/request", {"method": "sms"})
+        code = sandbox.verification_code(phone_id)
+        assert code is not None
+        assert (await browser.post("/connection/verification/verify", {"code": code})).status_code == 200
+        assert not re.search(rf"(?<!\d){code}(?!\d)", captured_logs.getvalue())
+        db.expire_all()
+        attempt = await db.scalar(select(EmbeddedSignupAttempt))
+        assert attempt is not None and code not in json.dumps(attempt.step_results)
 
     async def test_the_code_may_come_by_voice_call(self, browser: Browser, sandbox: Sandbox) -> None:
         await unverified(browser, sandbox)
