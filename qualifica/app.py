@@ -21,7 +21,7 @@ from qualifica.error_handlers import install_error_handlers
 from qualifica.home import pages as home_pages
 from qualifica.logging import configure_logging
 from qualifica.meta.client import GraphClient
-from qualifica.middleware import BodyLimit, SecurityHeaders
+from qualifica.middleware import BodyLimit, RejectNul, SecurityHeaders
 from qualifica.observability import exposition
 from qualifica.proxies import trust_proxies
 from qualifica.runtime import Runtime
@@ -101,6 +101,7 @@ def create_app(
     app.state.session_codec = SessionCodec(settings.require_secret_key())
     app.state.gauge_readers = [read_connections_gauge]
     install_error_handlers(app)
+    app.add_middleware(RejectNul)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders, settings=settings)
     trust_proxies(app, settings)

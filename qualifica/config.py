@@ -83,7 +83,8 @@ class Settings(BaseSettings):
     meta_app_secret: SecretStr = SecretStr("")
     meta_config_id: str = ""
     meta_graph_url: str = "https://graph.facebook.com"
-    meta_graph_version: str = "v25.0"
+    # Meta's newest Graph version (docs/meta.md#graph-api-versions); its calendar: qualifica/meta/versions.py.
+    meta_graph_version: str = "v26.0"
     meta_sdk_url: str = "https://connect.facebook.net/en_US/sdk.js"
     meta_message_origins: Annotated[list[str], NoDecode] = Field(
         default=["https://www.facebook.com", "https://web.facebook.com"]
@@ -104,6 +105,7 @@ class Settings(BaseSettings):
     smtp_url: SecretStr | None = None
     # Retention (days; 0 keeps forever): the worker deletes only what is settled and older than this.
     retention_login_failures_days: int = Field(default=1, ge=0)
+    retention_sessions_days: int = Field(default=30, ge=0)  # after a session expired or was revoked
     retention_webhooks_days: int = Field(default=30, ge=0)
     retention_analytics_days: int = Field(default=90, ge=0)
     retention_attempts_days: int = Field(default=180, ge=0)

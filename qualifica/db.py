@@ -119,15 +119,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
 
 
 def create_engine(raw_url: str) -> AsyncEngine:
+    """``hide_parameters``: a database error's text never carries the statement's values (a lead's
+    messages, numbers, ciphertexts), wherever it ends up (logs, an error column)."""
     url = normalize_database_url(raw_url)
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 10})
+        engine = create_async_engine(url, connect_args={"timeout": 10}, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qualifica.errors import (
     AppError,
@@ -15,9 +16,8 @@ from qualifica.errors import (
     MalformedJSON,
     NotAuthenticated,
     NotFound,
-    PayloadTooLarge,
 )
-from qualifica.logging import get_logger
+from qualifica.logging import get_logger, stack_of
 
 log = get_logger(__name__)
 
@@ -67,8 +67,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        # FastAPI turns an exception raised while reading the body into a 400; keep our 413.
-        if isinstance(exc.__cause__, PayloadTooLarge):
+        # FastAPI turns an exception raised while reading the body into a 400; keep ours (413, 422 for NUL).
+        if isinstance(exc.__cause__, AppError):
             return render_error(request, exc.__cause__)
         if exc.status_code == 404:
             return render_error(request, NotFound())
@@ -76,11 +76,43 @@ def install_error_handlers(app: FastAPI) -> None:
             return render_error(request, MethodNotAllowed())
         return render_error(request, AppError(status=exc.status_code))
 
-    async def on_unexpected(request: Request, exc: Exception) -> Response:
-        log.error("unhandled_error", path=request.url.path, error_type=type(exc).__name__, exc_info=exc)
-        return render_error(request, AppError())
-
     app.add_exception_handler(AppError, on_app_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    # Starlette answers an unhandled exception outside every middleware (no security headers): answer it
+    # here instead, inside them; the handler stays for a failure of the middleware themselves.
+    app.add_middleware(UnhandledErrors)
     app.add_exception_handler(Exception, on_unexpected)
+
+
+async def on_unexpected(request: Request, exc: Exception) -> Response:
+    stack = stack_of(exc)  # never the message (see ``stack_of``)
+    log.error("unhandled_error", path=request.url.path, error_type=type(exc).__name__, frames=stack)
+    return render_error(request, AppError())
+
+
+class UnhandledErrors:
+    """Pure ASGI: an exception no handler took becomes the error tree's 500, sent through the middleware
+    above this one (``install_error_handlers`` runs before the app adds them, so they wrap it)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:  # too late for an answer: the server drops the connection
+                raise
+            response = await on_unexpected(Request(scope, receive), exc)
+            await response(scope, receive, send)

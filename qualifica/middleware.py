@@ -1,14 +1,18 @@
-"""Pure ASGI middleware: strict security headers and request body limits."""
+"""Pure ASGI middleware: strict security headers, request body limits, and no NUL in any input."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
 from urllib.parse import urlsplit
 
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qualifica.config import WEBHOOK_PATH, Settings
-from qualifica.errors import PayloadTooLarge
+from qualifica.error_handlers import render_error
+from qualifica.errors import InvalidRequest, PayloadTooLarge
 from qualifica.observability import webhook_metrics
 
 DEFAULT_BODY_LIMIT = 256 * 1024
@@ -115,3 +119,70 @@ class BodyLimit:
             return message
 
         await self.app(scope, counting_receive, send)
+
+
+class NulCharacter(InvalidRequest):
+    message = "Os dados enviados contêm um caractere nulo (NUL), que não é aceito."
+
+    def __init__(self, where: str) -> None:
+        super().__init__(extra={"fields": [{"field": where, "reason": "contains a NUL character"}]})
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
+def body_holds_nul(body: bytes, *, form: bool) -> bool:
+    """A raw NUL byte, ``%00`` in a URL-encoded form, or a JSON string that decodes to one (``"\\u0000"``)."""
+    if b"\x00" in body or (form and b"%00" in body):
+        return True
+    if b"\\u0000" not in body:  # the cheap test first: almost no body gets parsed twice
+        return False
+    try:
+        return _holds_nul(json.loads(body))
+    except (ValueError, RecursionError):
+        return False  # not JSON: the route answers it (400 ``malformed_json``) as it would any other
+
+
+class RejectNul:
+    """422 ``invalid_request`` for a NUL character in the path, the query or the body, at the edge.
+
+    PostgreSQL's text types cannot hold NUL, so one that reached a query was a 500. The path and the query
+    are checked before the route runs; the body as the route reads it, so the error is raised inside the
+    app and rendered by the one error tree (a body no route reads is no input). The webhook's body is
+    exempt: it is Meta's, verified on its raw bytes and sanitised when stored (``webhooks.inbox``).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        where = "path" if "\x00" in scope["path"] else "query" if b"%00" in scope["query_string"] else None
+        if where is not None:
+            await render_error(Request(scope, receive), NulCharacter(where))(scope, receive, send)
+            return
+        if scope["path"] == WEBHOOK_PATH:
+            await self.app(scope, receive, send)
+            return
+        body = bytearray()
+        content_type = dict(scope["headers"]).get(b"content-type", b"")
+        form = content_type.lower().startswith(b"application/x-www-form-urlencoded")
+
+        async def checking_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                body.extend(message.get("body", b""))
+                if not message.get("more_body", False) and body_holds_nul(bytes(body), form=form):
+                    raise NulCharacter("body")
+            return message
+
+        await self.app(scope, checking_receive, send)

@@ -10,6 +10,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import date
 from urllib.parse import urlsplit
 
 import httpx
@@ -19,10 +20,12 @@ from qualifica.meta.client import GraphClient
 from qualifica.meta.credentials import effective_credentials
 from qualifica.meta.errors import MetaError
 from qualifica.meta.models import AppCheck
-from qualifica.meta.webhook_subscription import SUBSCRIBED_FIELDS, WEBHOOK_OBJECT
+from qualifica.meta.versions import Standing, major, newest, version_status
+from qualifica.meta.webhook_subscription import COEXISTENCE_FIELDS, SUBSCRIBED_FIELDS, WEBHOOK_OBJECT
 
-OLDEST_SUPPORTED_VERSION = 22  # Meta keeps a Graph version about two years; older ones stop answering
 CHECK_SECONDS = 15.0
+VERSION_CHECK = "Versão da Graph API"
+VERSION_SETTING = "QUALIFICA_META_GRAPH_VERSION"
 
 
 @dataclass(frozen=True)
@@ -30,9 +33,12 @@ class Check:
     name: str
     ok: bool
     fix: str = ""
+    warning: str = ""  # passes, but someone must act soon
 
     def line(self) -> str:
-        return f"OK     {self.name}" if self.ok else f"FALHA  {self.name} — {self.fix}"
+        if not self.ok:
+            return f"FALHA  {self.name} — {self.fix}"
+        return f"AVISO  {self.name} — {self.warning}" if self.warning else f"OK     {self.name}"
 
 
 def _check(name: str, ok: bool, fix: str) -> Check:
@@ -51,10 +57,39 @@ def _public_https(url: str) -> bool:
     return address.is_global
 
 
-def check_local(settings: Settings) -> list[Check]:
-    """What can be judged from the settings alone."""
+def check_version(name: str, *, today: date | None = None) -> Check:
+    """The configured Graph version against Meta's calendar: past its end fails, within 90 days warns."""
+    status = version_status(name, today=today)
+    latest = newest().name
+    if status.standing is Standing.ENDED and status.ends:
+        return Check(
+            VERSION_CHECK,
+            False,
+            f"a Meta deixou de atender a {name} em {status.ends:%d/%m/%Y}: use {latest} em {VERSION_SETTING}",
+        )
+    if status.standing is Standing.ENDING_SOON and status.ends:
+        days = (status.ends - (today or date.today())).days
+        return Check(
+            VERSION_CHECK,
+            True,
+            warning=f"a {name} deixa de funcionar em {status.ends:%d/%m/%Y} (faltam {days} dias): "
+            f"passe para {latest} em {VERSION_SETTING}",
+        )
+    if status.standing is Standing.UNKNOWN:
+        number = major(name)
+        if number is not None and number > (major(latest) or 0):
+            return Check(
+                VERSION_CHECK, True, warning=f"a {name} é mais nova que o calendário de versões conhecido"
+            )
+        return Check(
+            VERSION_CHECK, False, f"use uma versão vigente no formato vNN.0 ({latest}) em {VERSION_SETTING}"
+        )
+    return Check(VERSION_CHECK, True)
+
+
+def check_local(settings: Settings, *, today: date | None = None) -> list[Check]:
+    """What can be judged from the settings alone (``today``: the date the version calendar is read on)."""
     credentials = effective_credentials(settings)
-    version = re.fullmatch(r"v(\d+)\.0", settings.meta_graph_version)
     keys_ok = not is_placeholder(settings.encryption_keys)
     if keys_ok and settings.encryption_keys is not None:
         try:
@@ -63,14 +98,8 @@ def check_local(settings: Settings) -> list[Check]:
             keys_ok = False
     secret = settings.secret_key.get_secret_value() if settings.secret_key is not None else ""
     secret_ok = not is_placeholder(settings.secret_key) and len(secret) >= 32
-    version_number = int(version.group(1)) if version else 0
     return [
-        _check(
-            "Versão da Graph API",
-            version_number >= OLDEST_SUPPORTED_VERSION,
-            f"use uma versão vigente no formato vNN.0 (v{OLDEST_SUPPORTED_VERSION}.0 ou mais nova) em "
-            "QUALIFICA_META_GRAPH_VERSION",
-        ),
+        check_version(settings.meta_graph_version, today=today),
         _check(
             "ID da configuração do Embedded Signup",
             bool(re.fullmatch(r"\d{6,20}", credentials.config_id)),
@@ -123,13 +152,25 @@ async def check_meta(settings: Settings, http: httpx.AsyncClient) -> list[Check]
     checks.append(await _handshake(settings, http, webhook_url))
     fields = set(app.webhook_fields) if app else set()
     callback_urls = {s.get("callback_url") for s in app.webhook_subscriptions} if app else set()
-    missing = [field for field in SUBSCRIBED_FIELDS if field not in fields]
+    usual = [field for field in SUBSCRIBED_FIELDS if field not in COEXISTENCE_FIELDS]
+    missing = [field for field in usual if field not in fields]
     checks.append(
         _check(
             f"Assinatura de webhooks do app ({WEBHOOK_OBJECT})",
             app is not None and not missing and webhook_url in callback_urls,
             f"no painel do app › WhatsApp › Configuração, use a URL {webhook_url} e assine os campos "
-            + ", ".join(missing or SUBSCRIBED_FIELDS),
+            + ", ".join(missing or usual),
+        )
+    )
+    # Subscribed before a coexistence signup, or its one-shot syncs are lost (docs/meta.md#coexistence-syncs).
+    lacking = [field for field in COEXISTENCE_FIELDS if field not in fields]
+    checks.append(
+        _check(
+            "Campos da coexistência (" + ", ".join(COEXISTENCE_FIELDS) + ")",
+            app is not None and not lacking,
+            "no painel do app › WhatsApp › Configuração, assine os campos "
+            + ", ".join(lacking or COEXISTENCE_FIELDS)
+            + ": sem eles, os contatos e o histórico de números do app WhatsApp Business se perdem",
         )
     )
     return checks

@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from qualifica.accounts.models import Organization, Role, User
 from qualifica.accounts.sessions import end_all_sessions
@@ -66,15 +66,23 @@ async def create_user(
     return user
 
 
-async def authenticate(session: AsyncSession, *, email: str, password: str) -> User:
+async def authenticate(
+    session: AsyncSession, reader: async_sessionmaker[AsyncSession], *, email: str, password: str
+) -> User:
     """Return the user whose password this is, or raise ``InvalidCredentials``.
 
     The try must already be reserved (``throttle.reserve_try``): its row is the failure, unless this
-    succeeds, and then the e-mail's failures are forgotten (flushed; the caller commits).
+    succeeds, and then the e-mail's failures are forgotten (flushed; the caller commits). The hash is read
+    through ``reader`` and verified with no connection held: a login queued behind other hashes must not
+    keep one of the pool's connections from every other request.
     """
     email = normalize_email(email)
-    user = await session.scalar(select(User).where(User.email == email))
-    if not await verify_password(user.password_hash if user else None, password) or user is None:
+    async with reader() as read:
+        found = (await read.execute(select(User.id, User.password_hash).where(User.email == email))).first()
+    if not await verify_password(found.password_hash if found else None, password) or found is None:
+        raise InvalidCredentials
+    user = await session.get(User, found.id)
+    if user is None or user.password_hash != found.password_hash:  # changed while it was verified
         raise InvalidCredentials
     await forget_failures(session, email=email)
     user.last_login_at = utcnow()

@@ -32,7 +32,7 @@ async def check_password(
     try:
         limits = login_limits(runtime.settings)
         await reserve_try(runtime.sessionmaker, limits, email=email, ip=client_ip(request))
-        user = await authenticate(db, email=email, password=password)
+        user = await authenticate(db, runtime.sessionmaker, email=email, password=password)
     except AppError as error:
         log.info("login", outcome=error.code)
         raise

@@ -1,8 +1,46 @@
-"""Prometheus metrics of the signup funnel (names and labels exactly as ARCHITECTURE §7)."""
+"""Prometheus metrics of the signup funnel (names and labels exactly as ARCHITECTURE §7).
+
+``step`` and ``error_code`` are closed sets (§13): a value outside them — a client's report is free text —
+is counted as ``other``, so no request can add a series; the raw value stays in the database. The domain
+holds each set where it defines the values (``whatsapp/steps.py``, ``whatsapp/catalogue.py``) as a
+``ClosedLabel``, and ``failed``/``cancelled`` take only what a ``ClosedLabel`` returns (``Label``), so mypy
+refuses raw text there.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import NewType
+
 from prometheus_client import Counter, Histogram
+
+from qualifica.errors import AppError
+
+OTHER = "other"
+Label = NewType("Label", str)  # a value of a closed set: only a ``ClosedLabel`` makes one
+
+
+class ClosedLabel:
+    """The values one label may take; anything else is reported as ``other``."""
+
+    def __init__(self, known: Iterable[str], *, also: Callable[[], Iterable[str]] | None = None) -> None:
+        self.known = frozenset(known)
+        self._also = also  # values known elsewhere, read again on a miss (a class defined later counts)
+
+    def __call__(self, value: str) -> Label:
+        if value in self.known or (self._also is not None and value in set(self._also())):
+            return Label(value)
+        return Label(OTHER)
+
+
+def error_tree_codes() -> Iterable[str]:
+    """Every ``AppError`` code: our stable codes, which events and metrics report beside Meta's."""
+    pending: list[type[AppError]] = [AppError]
+    while pending:
+        error = pending.pop()
+        yield error.code
+        pending.extend(error.__subclasses__())
+
 
 STARTED = Counter("qualifica_embedded_signup_started", "Embedded Signup attempts started")
 COMPLETED = Counter(
@@ -38,11 +76,11 @@ def completed(*, has_existing_number: bool, seconds: float) -> None:
     DURATION.observe(seconds)
 
 
-def failed(*, error_code: str, step: str) -> None:
+def failed(*, error_code: Label, step: Label) -> None:
     FAILED.labels(error_code=error_code, step=step).inc()
 
 
-def cancelled(*, step: str) -> None:
+def cancelled(*, step: Label) -> None:
     CANCELLED.labels(step=step).inc()
 
 

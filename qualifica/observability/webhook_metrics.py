@@ -7,10 +7,11 @@ keep small fixed label sets.
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 
 from prometheus_client import Counter
+
+from qualifica.meta.webhook_subscription import SUBSCRIBED_FIELDS
 
 
 class WebhookOutcome(StrEnum):
@@ -28,8 +29,8 @@ class WebhookOutcome(StrEnum):
 UNKNOWN_FIELD = "unknown"  # the body was not (or could not be) read: bad signature, too large, not JSON
 MIXED_FIELD = "mixed"  # a batched body whose changes have different fields
 OTHER_FIELD = "other"
-# Meta's field names are a small fixed vocabulary; anything else collapses so labels stay bounded.
-_FIELD = re.compile(r"^[a-z_]{1,48}$")
+# A closed set (§13): the fields we subscribe to; anything else (a new field, a test event) is ``other``.
+_FIELDS = frozenset({*SUBSCRIBED_FIELDS, MIXED_FIELD})
 
 EVENTS = Counter(
     "qualifica_webhook_events",
@@ -51,7 +52,7 @@ HEALTH_CHECKS = Counter(
 def field_label(field: str | None) -> str:
     if field is None:
         return UNKNOWN_FIELD
-    return field if _FIELD.fullmatch(field) else OTHER_FIELD
+    return field if field in _FIELDS else OTHER_FIELD
 
 
 def event(*, field: str | None, outcome: WebhookOutcome) -> None:

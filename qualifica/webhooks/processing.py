@@ -13,10 +13,19 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy import ColumnElement, Select, and_, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from qualifica.db import utcnow
-from qualifica.jobs.leases import LeaseLost, RetryPolicy, lease_free, not_before, spread, write_holding
+from qualifica.jobs.leases import (
+    LeaseLost,
+    RetryPolicy,
+    compare_and_set,
+    lease_free,
+    not_before,
+    spread,
+    write_holding,
+)
 from qualifica.logging import get_logger
 from qualifica.observability import webhook_metrics
 from qualifica.observability.webhook_metrics import WebhookOutcome
@@ -28,6 +37,7 @@ from qualifica.webhooks.routing import Context, find_connection
 
 log = get_logger(__name__)
 BATCH = 50
+MALFORMED = "malformed"  # a body that is not JSON, or that the database refused: kept, never retried
 # 2 s, 4 s, 8 s … capped at an hour; after 10 attempts the change is settled as failed.
 RETRY = RetryPolicy.seconds(lease=30, first_delay=2, max_delay=3600, max_attempts=10)
 
@@ -41,8 +51,38 @@ async def process_webhooks(runtime: Runtime, *, now: datetime | None = None) -> 
 
 
 async def split_pending(runtime: Runtime, *, limit: int = BATCH) -> int:
+    """Split up to ``limit`` stored bodies in one transaction. When the database refuses the batch, split
+    them one by one: a body that fails alone is marked ``malformed``, and the others go on this round."""
+    try:
+        return await _split(runtime, _pending(runtime, limit))
+    except _UNAVAILABLE:
+        raise  # the database itself: nothing is wrong with the bodies
+    except Exception as error:
+        # Never the message: the database quotes the refused value (a lead's words) in it.
+        log.warning("webhook.split_batch_failed", error_type=type(error).__name__)
+    async with runtime.sessionmaker() as session:
+        ids = list(await session.scalars(_pending(runtime, limit)))
+    split = 0
+    for event_id in ids:
+        try:
+            split += await _split(runtime, select(WebhookEvent.id).where(WebhookEvent.id == event_id))
+        except _UNAVAILABLE:
+            raise
+        except Exception as error:
+            split += await _set_aside(runtime, event_id, error)
+    return split
+
+
+# Failures of the connection, not of a body: the batch is tried again next round, nothing is set aside.
+_UNAVAILABLE = (OperationalError, InterfaceError, OSError, TimeoutError)
+
+
+def _pending(runtime: Runtime, limit: int) -> Select[uuid.UUID]:
     pending = select(WebhookEvent.id).where(WebhookEvent.processed_at.is_(None))
-    pending = spread(pending.order_by(WebhookEvent.received_at).limit(limit), runtime)
+    return spread(pending.order_by(WebhookEvent.received_at).limit(limit), runtime)
+
+
+async def _split(runtime: Runtime, pending: Select[uuid.UUID]) -> int:
     async with runtime.sessionmaker.begin() as session:
         claimed = await session.execute(
             update(WebhookEvent)
@@ -51,8 +91,10 @@ async def split_pending(runtime: Runtime, *, limit: int = BATCH) -> int:
             .returning(WebhookEvent.id, WebhookEvent.payload, WebhookEvent.received_at)
         )
         rows = claimed.all()
+        malformed = 0
         for row in rows:
             changes = _read(row.payload)
+            malformed += changes is None
             summary = payload.summarize(changes or [])
             session.add_all(
                 WebhookChange(
@@ -72,15 +114,34 @@ async def split_pending(runtime: Runtime, *, limit: int = BATCH) -> int:
                 update(WebhookEvent)
                 .where(WebhookEvent.id == row.id)
                 .values(
-                    outcome="split" if changes is not None else "malformed",
+                    outcome="split" if changes is not None else MALFORMED,
                     field=summary.field,
                     waba_id=summary.waba_id,
                     error=None if changes is not None else "the body is not JSON",
                 )
             )
-            if changes is None:
-                webhook_metrics.event(field=None, outcome=WebhookOutcome.FAILED)
+    for _ in range(malformed):  # counted once committed
+        webhook_metrics.event(field=None, outcome=WebhookOutcome.FAILED)
     return len(rows)
+
+
+async def _set_aside(runtime: Runtime, event_id: uuid.UUID, error: Exception) -> int:
+    """Mark a body the database refused as ``malformed`` (kept for inspection, never retried)."""
+    async with runtime.sessionmaker.begin() as session:
+        marked = await compare_and_set(
+            session,
+            update(WebhookEvent)
+            .where(WebhookEvent.id == event_id, WebhookEvent.processed_at.is_(None))
+            .values(
+                processed_at=utcnow(),
+                outcome=MALFORMED,
+                error=f"the database refused the body ({type(error).__name__})",
+            ),
+        )
+    if marked:
+        webhook_metrics.event(field=None, outcome=WebhookOutcome.FAILED)
+        log.warning("webhook.malformed", event_id=str(event_id), error_type=type(error).__name__)
+    return int(marked)
 
 
 def _read(stored: str) -> list[payload.Change] | None:

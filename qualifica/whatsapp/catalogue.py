@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qualifica.meta.errors import MetaError
+from qualifica.observability.signup_metrics import ClosedLabel, error_tree_codes
 
 
 @dataclass(frozen=True)
@@ -230,3 +231,18 @@ def explain_flow_code(code: str | None) -> Explanation | None:
 def analytics_code(error: MetaError) -> str:
     """``error_code`` for events and metrics: Meta's numeric code as text, else our stable code."""
     return str(error.code) if error.code is not None else explain_meta(error).code
+
+
+# The failure metric's ``error_code`` (§13): Meta's codes and ours above, the error tree's; else ``other``.
+METRIC_ERROR_CODE = ClosedLabel(
+    (
+        *(str(code) for code, _ in GRAPH_ERRORS),
+        *FLOW_ERRORS,
+        *(explanation.code for explanation in (*GRAPH_ERRORS.values(), *FLOW_ERRORS.values())),
+        UNKNOWN.code,
+        TRANSIENT.code,
+        "phone_not_found",  # the pipeline's own
+        "unknown",  # a popup error reported without a code
+    ),
+    also=error_tree_codes,
+)

@@ -25,6 +25,7 @@ from qualifica.observability.analytics import EventName, emit
 from qualifica.runtime import Runtime
 from qualifica.security.crypto import seal
 from qualifica.whatsapp.attempts import RETRY, Attempt
+from qualifica.whatsapp.catalogue import METRIC_ERROR_CODE
 from qualifica.whatsapp.models import (
     AttemptStatus,
     CoexistenceSync,
@@ -34,7 +35,7 @@ from qualifica.whatsapp.models import (
     WhatsAppConnection,
 )
 from qualifica.whatsapp.schemas import CallbackDone, CallbackPending, Choices, Pending
-from qualifica.whatsapp.steps import PipelineStep
+from qualifica.whatsapp.steps import METRIC_STEP, PipelineStep
 
 # The ending's ``outcome`` on the callback histogram (ARCHITECTURE §10, plus §14's waits for the admin);
 # the route adds ``rejected``.
@@ -290,7 +291,7 @@ async def record_failure(
         user_id=attempt.user_id,
         properties={"error_code": analytics_code, "error_message": message, "step_failed": step},
     )
-    signup_metrics.failed(error_code=analytics_code, step=step)
+    signup_metrics.failed(error_code=METRIC_ERROR_CODE(analytics_code), step=METRIC_STEP(step))
 
 
 async def require_pin(runtime: Runtime, attempt_id: uuid.UUID) -> AttemptOutcome:

@@ -37,7 +37,7 @@ from qualifica.whatsapp.outcomes import AttemptOutcome, record_failure
 from qualifica.whatsapp.pipeline import CallbackCode, run_attempt
 from qualifica.whatsapp.schemas import CallbackRequest, ChooseRequest, ErrorReport
 from qualifica.whatsapp.status import choices_of
-from qualifica.whatsapp.steps import Progress, popup_step
+from qualifica.whatsapp.steps import METRIC_STEP, Progress, popup_step
 
 POLL_SECONDS = 0.05
 
@@ -258,7 +258,7 @@ async def cancel(
         user_id=attempt.user_id,
         properties={"step_cancelled": step_cancelled},
     )
-    signup_metrics.cancelled(step=step_cancelled)
+    signup_metrics.cancelled(step=METRIC_STEP(step_cancelled))
 
 
 async def report_error(session: AsyncSession, runtime: Runtime, *, user: User, report: ErrorReport) -> None:

@@ -29,6 +29,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Self
 
+from qualifica.observability.signup_metrics import ClosedLabel
+
 
 class _Said(StrEnum):
     """A name (the member's value) with the pt-BR sentence the page shows for it."""
@@ -102,6 +104,9 @@ class PopupStep(StrEnum):
 
 
 POPUP_STEPS = frozenset(PopupStep)
+# The failure and cancellation metrics' ``step`` (§13): these values, anything else ``other``;
+# ``superseded`` is an attempt another ``start`` ended (§12).
+METRIC_STEP = ClosedLabel((*PipelineStep, *PopupStep, "superseded"))
 META_STEPS = {
     "BUSINESS_ACCOUNT_SELECTION": PopupStep.BUSINESS,
     "WABA_PHONE_PROFILE_PICKER": PopupStep.WABA,

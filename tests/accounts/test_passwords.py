@@ -86,6 +86,27 @@ class TestOffTheLoop:
         assert health_seconds < MAX_LOOP_GAP, "a health check waited for a password hash"
         assert max(gaps) < MAX_LOOP_GAP, f"the event loop stalled {max(gaps):.2f} s"
 
+    async def test_a_login_holds_no_database_connection_while_it_hashes(
+        self, app: FastAPI, client: httpx.AsyncClient, admin_user: User, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Logins queued behind the hash pool would otherwise drain the connection pool for everyone."""
+        pool = app.state.engine.pool
+        held: list[int] = []
+        real = passwords.verify_password_sync
+
+        def observed(password_hash: str | None, password: str) -> bool:
+            held.append(pool.checkedout())
+            return real(password_hash, password)
+
+        monkeypatch.setattr(passwords, "verify_password_sync", observed)
+        assert (
+            await client.post("/api/v1/auth/login", json={"email": admin_user.email, "password": "x"})
+        ).status_code == 401
+        assert (
+            await client.post("/api/v1/auth/login", json={"email": "ninguem@example.com", "password": "x"})
+        ).status_code == 401
+        assert held == [0, 0]
+
     async def test_at_most_a_few_hashes_run_at_once(
         self, app: FastAPI, admin_user: User, monkeypatch: pytest.MonkeyPatch
     ) -> None:

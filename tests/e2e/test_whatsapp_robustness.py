@@ -143,7 +143,7 @@ class TestOneAttemptAtATime:
             "appId": APP_ID,
             "autoLogAppEvents": True,
             "xfbml": False,
-            "version": "v25.0",
+            "version": "v26.0",
         }
         assert await pilot.page.evaluate("window.__fbLogin") == {
             "config_id": CONFIG_ID,

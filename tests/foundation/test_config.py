@@ -76,7 +76,7 @@ class TestSettings:
     def test_defaults_follow_the_contract(self) -> None:
         settings = Settings(_env_file=None)
         assert settings.meta_graph_url == "https://graph.facebook.com"
-        assert settings.meta_graph_version == "v25.0"
+        assert settings.meta_graph_version == "v26.0"
         assert settings.callback_deadline_seconds == 2.5
         assert settings.meta_message_origins == ["https://www.facebook.com", "https://web.facebook.com"]
 

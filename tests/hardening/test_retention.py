@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qualifica.accounts.models import LoginFailure, Organization
-from qualifica.accounts.retention import purge_login_failures
+from qualifica.accounts.models import LoginFailure, Organization, User, UserSession
+from qualifica.accounts.retention import purge_ended_sessions, purge_login_failures
 from qualifica.db import utcnow
 from qualifica.observability.models import AnalyticsEvent
 from qualifica.observability.retention import purge_delivered_analytics
@@ -136,6 +136,44 @@ class TestLoginFailures:
 
         assert await purge_login_failures(runtime, now=NOW) == 0
         assert await count(db, LoginFailure) == 1
+
+
+def user_session(user: User, *, expires: float, revoked: float | None = None) -> UserSession:
+    """A session that expires (or expired: positive) ``expires`` days ago, maybe revoked."""
+    return UserSession(
+        user_id=user.id,
+        token_digest=uuid.uuid4().hex * 2,
+        created_at=ago(expires + 0.5),
+        last_seen_at=ago(expires + 0.5),
+        expires_at=ago(expires),
+        revoked_at=None if revoked is None else ago(revoked),
+    )
+
+
+class TestSessions:
+    async def test_sessions_ended_over_30_days_ago_go(
+        self, runtime: Runtime, db: AsyncSession, admin_user: User
+    ) -> None:
+        gone = [user_session(admin_user, expires=31), user_session(admin_user, expires=-1, revoked=40)]
+        kept = [
+            user_session(admin_user, expires=-0.4),  # live
+            user_session(admin_user, expires=29),  # expired lately
+            user_session(admin_user, expires=-0.4, revoked=2),  # revoked lately
+        ]
+        db.add_all([*gone, *kept])
+        await db.commit()
+        kept_ids = {row.id for row in kept}
+
+        assert await purge_ended_sessions(runtime, now=NOW) == 2
+        assert set(await db.scalars(select(UserSession.id))) == kept_ids
+
+    async def test_a_backlog_goes_in_bounded_batches(
+        self, runtime: Runtime, db: AsyncSession, admin_user: User
+    ) -> None:
+        db.add_all([user_session(admin_user, expires=40 + n) for n in range(5)])
+        await db.commit()
+
+        assert await drain(purge_ended_sessions, runtime, limit=2) == [2, 2, 1, 0]
 
 
 class TestWebhooks:

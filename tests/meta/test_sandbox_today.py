@@ -38,6 +38,7 @@ class TestTokenShapes:
 
         fresh = Sandbox(MetaAppCredentials(APP_ID, "s", "c"))
         assert fresh.scenario.token_shape == "june_2026"
+        fresh.webhooks.close()
 
     async def test_june_2026_shape_has_no_classic_whatsapp_scope(
         self, graph: GraphClient, sandbox: Sandbox
@@ -104,6 +105,7 @@ class TestSeveralWabas:
             sandbox = Sandbox(MetaAppCredentials(APP_ID, "s", "c"), seed=seed)
             objects = GraphObjects(sandbox)
             minted = [objects.mint_business_token("b", ["1", "2", "3", "4"]) for _ in range(5)]
+            sandbox.webhooks.close()
             return [sandbox.world.tokens[m["access_token"]].waba_ids for m in minted]
 
         assert orders(7) == orders(7)

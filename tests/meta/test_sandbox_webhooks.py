@@ -175,6 +175,16 @@ class TestCoexistenceSyncs:
                 await graph.request_smb_app_data(phone_id, token=token, sync_type=sync_type)
             assert caught.value.code == 2593107 and not caught.value.transient
 
+    async def test_a_new_onboarding_opens_new_syncs(
+        self, graph: GraphClient, sandbox: Sandbox, receiver: Receiver
+    ) -> None:
+        phone_id = next(p.id for p in sandbox.world.phones.values() if p.is_on_biz_app)
+        for _ in range(2):  # offboarded, then through Embedded Signup again
+            result = sandbox.complete_signup("coexistence")
+            assert result.code is not None
+            token = (await graph.exchange_code(result.code)).access_token
+            await graph.request_smb_app_data(phone_id, token=token, sync_type="smb_app_state_sync")
+
     async def test_after_24_hours_the_sync_is_refused(
         self, graph: GraphClient, sandbox: Sandbox, receiver: Receiver
     ) -> None:

@@ -69,6 +69,6 @@ class TestEffectiveCredentials:
         configured = settings(sandbox=True, base_url="http://demo.test:8000")
         async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
             await GraphClient.from_settings(configured, http).exchange_code("AQcode")
-        assert str(seen[0].url).startswith("http://demo.test:8000/_sandbox/meta/v25.0/oauth/access_token?")
+        assert str(seen[0].url).startswith("http://demo.test:8000/_sandbox/meta/v26.0/oauth/access_token?")
         assert seen[0].url.params["client_id"] == SANDBOX_APP_ID
         assert seen[0].url.params["client_secret"] == SANDBOX_APP_SECRET

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from qualifica.config import WEBHOOK_PATH, Environment, Settings
 from qualifica.meta.sandbox import Sandbox
-from qualifica.meta.webhook_subscription import SUBSCRIBED_FIELDS
+from qualifica.meta.webhook_subscription import COEXISTENCE_FIELDS, SUBSCRIBED_FIELDS
 from qualifica.preflight import Check, check_local, run_checks
 from tests.support.environment import service_env
 from tests.support.live import live_server
@@ -33,6 +33,7 @@ def checked(settings: Settings, service_url: str, live_sandbox: LiveSandbox, san
 
 
 SUBSCRIPTION = "Assinatura de webhooks do app (whatsapp_business_account)"
+COEXISTENCE = "Campos da coexistência (history, smb_app_state_sync, smb_message_echoes)"
 
 
 def failing(checks: list[Check]) -> dict[str, str]:
@@ -43,7 +44,7 @@ class TestMetaCheck:
     async def test_a_correct_setup_passes_every_check(self, checked: Settings) -> None:
         checks = await run_checks(checked)
         assert failing(checks) == {}
-        assert len(checks) == 9
+        assert len(checks) == 10
 
     async def test_wrong_app_secret_is_named(self, checked: Settings) -> None:
         checks = await run_checks(checked.model_copy(update={"meta_app_secret": SecretStr("not-the-secret")}))
@@ -69,13 +70,22 @@ class TestMetaCheck:
     async def test_unsubscribed_webhook_fields_are_named(
         self, checked: Settings, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        kept = ("messages", "account_review_update")
+        kept = ("messages", "account_review_update", *COEXISTENCE_FIELDS)
         monkeypatch.setattr(sandbox.webhooks, "fields", kept)
         fixes = failing(await run_checks(checked))
         assert list(fixes) == [SUBSCRIPTION]
         missing = [field for field in SUBSCRIBED_FIELDS if field not in kept]
         assert "account_update" in missing
         assert fixes[SUBSCRIPTION].endswith("assine os campos " + ", ".join(missing))
+
+    async def test_an_app_not_subscribed_to_the_coexistence_fields_fails(
+        self, checked: Settings, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        kept = tuple(field for field in SUBSCRIBED_FIELDS if field != "smb_message_echoes")
+        monkeypatch.setattr(sandbox.webhooks, "fields", kept)
+        fixes = failing(await run_checks(checked))
+        assert list(fixes) == [COEXISTENCE]
+        assert "assine os campos smb_message_echoes:" in fixes[COEXISTENCE]
 
     def test_placeholder_keys_and_insecure_url_fail_locally(self, settings: Settings) -> None:
         weak = settings.model_copy(
@@ -101,9 +111,16 @@ class TestMetaCheckCommand:
         command = [sys.executable, "-m", "qualifica.cli", "meta", "check"]
         good = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
         assert good.returncode == 0, good.stdout + good.stderr
-        assert good.stdout.count("OK     ") == 9
+        assert good.stdout.count("OK     ") == 10
         env["QUALIFICA_META_APP_SECRET"] = "wrong-secret"
         bad = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
         assert bad.returncode == 1
         assert "FALHA  App da Meta (ID e chave secreta) — " in bad.stdout
         assert "wrong-secret" not in bad.stdout + bad.stderr
+
+    def test_an_ended_graph_version_fails_the_command(self, checked: Settings, tmp_path: Path) -> None:
+        env = service_env(checked) | {"QUALIFICA_META_GRAPH_VERSION": "v20.0"}  # ended 2026-09-24
+        command = [sys.executable, "-m", "qualifica.cli", "meta", "check"]
+        ended = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert ended.returncode == 1
+        assert "FALHA  Versão da Graph API — a Meta deixou de atender a v20.0 em 24/09/2026" in ended.stdout

@@ -43,8 +43,10 @@ class Browser:
 
     async def callback(self, state: str, result: SignupResult, **overrides: Any) -> httpx.Response:
         self.codes += [result.code] if result.code else []
-        body: dict[str, Any] = {"code": result.code, "state": state, "event": result.event}
-        body |= {key: result.data[key] for key in CALLBACK_FIELDS if result.data.get(key) is not None}
+        body: dict[str, Any] = {"code": result.code, "state": state}
+        if result.posted:  # without the session event the page knows only the code (§14)
+            body["event"] = result.event
+            body |= {key: result.data[key] for key in CALLBACK_FIELDS if result.data.get(key) is not None}
         return await self.post("/embedded-signup/callback", body | overrides)
 
     async def finish(self, sandbox: Sandbox, state: str, path: str = "finish") -> httpx.Response:

@@ -249,7 +249,7 @@ class GraphObjects:
         url = self.sandbox.webhooks.url
         if not url:
             return []
-        fields = [{"name": name, "version": "v25.0"} for name in self.sandbox.webhooks.fields]
+        fields = [{"name": name, "version": "v26.0"} for name in self.sandbox.webhooks.fields]
         return [{"object": WEBHOOK_OBJECT, "callback_url": url, "active": True, "fields": fields}]
 
     def subscribed_apps(self, waba_id: str, method: str) -> dict[str, Any]:

@@ -333,6 +333,7 @@ class Sandbox:
             if first:
                 if flow.phone_choice == "coexistence" and flow.phone_id:
                     # The 24 h window of the coexistence syncs starts now (docs/meta.md#coexistence-syncs).
-                    self.world.phones[flow.phone_id].onboarded_at = now
+                    phone = self.world.phones[flow.phone_id]
+                    phone.onboarded_at, phone.smb_syncs = now, {}  # a new onboarding, new syncs
                 self.notify.account_update("PARTNER_ADDED", flow.waba_id)
             return flow.result
