@@ -8,11 +8,12 @@ Safe to run in as many processes as there are: attempts are claimed with a lease
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 
 from qualifica.db import utcnow
+from qualifica.jobs.leases import lease_free
 from qualifica.jobs.runner import Job
 from qualifica.logging import get_logger
 from qualifica.observability import signup_metrics
@@ -27,6 +28,12 @@ from qualifica.whatsapp.pipeline import run_attempt
 
 log = get_logger(__name__)
 BATCH = 10
+WAITING_FOR_ADMIN = (
+    AttemptStatus.CHOICE_REQUIRED,
+    AttemptStatus.VERIFICATION_REQUIRED,
+    AttemptStatus.NUMBER_REQUIRED,
+)
+WAITING_LIFETIME = timedelta(hours=24)
 
 
 async def resume_due(runtime: Runtime, *, now: datetime | None = None) -> int:
@@ -56,7 +63,23 @@ async def expire_abandoned(runtime: Runtime, *, now: datetime | None = None) -> 
             )
             .values(status=AttemptStatus.EXPIRED, finished_at=now)
         )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+        # A signup waiting for the admin's choice, code or number holds a sealed token: not forever.
+        waited = await session.execute(
+            update(Attempt)
+            .where(
+                Attempt.status.in_(WAITING_FOR_ADMIN),
+                Attempt.updated_at < now - WAITING_LIFETIME,
+                lease_free(Attempt.lease_expires_at, now),
+            )
+            .values(
+                status=AttemptStatus.EXPIRED,
+                finished_at=now,
+                updated_at=now,
+                access_token=None,
+                registration_pin=None,
+            )
+        )
+    return int(result.rowcount) + int(waited.rowcount)  # type: ignore[attr-defined]
 
 
 JOBS = (

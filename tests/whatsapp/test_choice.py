@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -11,9 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica.accounts.models import Organization, Role, User
+from qualifica.db import utcnow
 from qualifica.meta.client import GraphClient
 from qualifica.meta.sandbox import Sandbox, SignupResult
 from qualifica.meta.sandbox.world import TokenShape
+from qualifica.runtime import Runtime
+from qualifica.whatsapp.jobs import expire_abandoned
 from qualifica.whatsapp.models import AttemptStatus, EmbeddedSignupAttempt, WhatsAppConnection
 from tests.support.accounts import sign_in
 from tests.support.factories import make_user
@@ -262,6 +266,23 @@ class TestChoiceRequired:
         again = await browser.post("/embedded-signup/choose", {"attempt_id": attempt_id, "waba_id": other})
         assert again.status_code == 409
         assert again.json()["error"]["code"] == "attempt_superseded"
+
+    async def test_a_choice_left_waiting_a_day_expires_and_its_token_is_wiped(
+        self, browser: Browser, sandbox: Sandbox, db: AsyncSession, runtime: Runtime
+    ) -> None:
+        state = await browser.start()
+        result = sandbox.complete_signup()
+        share_another_waba(sandbox, result)
+        attempt_id = (await callback_without_event(browser, state, result)).json()["attempt_id"]
+        assert await expire_abandoned(runtime, now=utcnow() + timedelta(hours=23)) == 0
+        assert await expire_abandoned(runtime, now=utcnow() + timedelta(hours=25)) == 1
+        attempt = await attempt_of(db)
+        assert (attempt.status, attempt.access_token) == (AttemptStatus.EXPIRED, None)
+        late = await browser.post(
+            "/embedded-signup/choose", {"attempt_id": attempt_id, "waba_id": result.waba_id}
+        )
+        assert late.status_code == 409
+        assert late.json()["error"]["code"] == "attempt_superseded"
 
     async def test_only_an_admin_with_the_csrf_header_may_choose(
         self, client: httpx.AsyncClient, browser: Browser, sandbox: Sandbox, admin: User, db: AsyncSession
