@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica.accounts.models import User, UserSession
@@ -21,13 +21,6 @@ async def open_session(session: AsyncSession, codec: SessionCodec, user: User) -
     """A new session for ``user``: the cookie's value and what it carries (flushed; the caller commits)."""
     cookie, data = codec.new_session(user.id)
     now = utcnow()
-    # The user's ended sessions are of no further use: each login clears them, so rows stay few per user.
-    await session.execute(
-        delete(UserSession).where(
-            UserSession.user_id == user.id,
-            or_(UserSession.revoked_at.is_not(None), UserSession.expires_at <= now),
-        )
-    )
     session.add(
         UserSession(
             user_id=user.id,

@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from qualifica.db import utcnow
-from qualifica.jobs.leases import RetryPolicy, not_before
+from qualifica.jobs.leases import RetryPolicy, database_now, not_before
 from qualifica.jobs.runner import Job
 from qualifica.logging import get_logger
 from qualifica.observability.models import AnalyticsEvent
@@ -43,6 +43,7 @@ class Outgoing:
     user_id: uuid.UUID | None
     properties: dict[str, Any]
     occurred_at: datetime
+    claimed_until: datetime | None = None  # the claim (its lease's end): recording the result names it
 
 
 class SegmentSink:
@@ -80,7 +81,7 @@ class SegmentSink:
         return results
 
 
-def _due(now: datetime) -> ColumnElement[bool]:
+def _due(now: datetime | None) -> ColumnElement[bool]:
     return and_(
         AnalyticsEvent.delivered_at.is_(None),
         AnalyticsEvent.delivery_attempts < RETRY.max_attempts,
@@ -88,7 +89,9 @@ def _due(now: datetime) -> ColumnElement[bool]:
     )
 
 
-async def _claim(session: AsyncSession, now: datetime, limit: int) -> list[Outgoing]:
+async def _claim(session: AsyncSession, now: datetime | None, limit: int) -> list[Outgoing]:
+    """Move each due event's ``next_attempt_at`` past the lease (the database's clock): that value is the
+    claim, and the write recording the result names it, so a claim that ran out records nothing."""
     ids = list(
         await session.scalars(
             select(AnalyticsEvent.id).where(_due(now)).order_by(AnalyticsEvent.occurred_at).limit(limit)
@@ -96,18 +99,21 @@ async def _claim(session: AsyncSession, now: datetime, limit: int) -> list[Outgo
     )
     if not ids:
         return []
-    claimed = await session.scalars(
+    claimed = await session.execute(
         update(AnalyticsEvent)
         .where(AnalyticsEvent.id.in_(ids), _due(now))
-        .values(next_attempt_at=now + RETRY.lease)
-        .returning(AnalyticsEvent.id)
+        .values(next_attempt_at=database_now(RETRY.lease))
+        .returning(AnalyticsEvent.id, AnalyticsEvent.next_attempt_at)
     )
-    mine = set(claimed)
+    held = {row.id: row.next_attempt_at for row in claimed}
+    mine = set(held)
     rows = await session.scalars(
         select(AnalyticsEvent).where(AnalyticsEvent.id.in_(mine)).order_by(AnalyticsEvent.occurred_at)
     )
     return [
-        Outgoing(row.id, row.name, row.organization_id, row.user_id, row.properties, row.occurred_at)
+        Outgoing(
+            row.id, row.name, row.organization_id, row.user_id, row.properties, row.occurred_at, held[row.id]
+        )
         for row in rows
     ]
 
@@ -120,8 +126,12 @@ async def _record(session: AsyncSession, event: Outgoing, error: str | None, now
         current = await session.scalar(
             select(AnalyticsEvent.delivery_attempts).where(AnalyticsEvent.id == event.id)
         )
-        values |= {"delivery_error": error, "next_attempt_at": now + RETRY.delay((current or 0) + 1)}
-    await session.execute(update(AnalyticsEvent).where(AnalyticsEvent.id == event.id).values(**values))
+        values |= {"delivery_error": error, "next_attempt_at": database_now(RETRY.delay((current or 0) + 1))}
+    await session.execute(
+        update(AnalyticsEvent)
+        .where(AnalyticsEvent.id == event.id, AnalyticsEvent.next_attempt_at == event.claimed_until)
+        .values(**values)
+    )
 
 
 async def deliver_pending(
@@ -132,7 +142,6 @@ async def deliver_pending(
     limit: int = BATCH,
 ) -> int:
     """Send what is due; returns how many events Segment accepted."""
-    now = now or utcnow()
     async with sessionmaker() as session, session.begin():
         events = await _claim(session, now, limit)
     if not events:

@@ -11,6 +11,7 @@ after ``RETRY.max_attempts`` the change is settled as ``failed`` (kept, visible,
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Select, and_, select, update
@@ -21,7 +22,9 @@ from qualifica.jobs.leases import (
     LeaseLost,
     RetryPolicy,
     compare_and_set,
+    database_now,
     lease_free,
+    new_holder,
     not_before,
     spread,
     write_holding,
@@ -46,7 +49,8 @@ async def process_webhooks(runtime: Runtime, *, now: datetime | None = None) -> 
     """One round: split what arrived, then handle a batch of what is due; returns bodies split + changes
     settled or retried (the runner runs another round at once while this is not zero)."""
     split = await split_pending(runtime)
-    handled = [await handle(runtime, change_id) for change_id in await claim_due(runtime, now=now)]
+    claim = await claim_due(runtime, now=now)
+    handled = [await handle(runtime, change_id, holder=claim.holder) for change_id in claim.ids]
     return split + len(handled)
 
 
@@ -151,7 +155,15 @@ def _read(stored: str) -> list[payload.Change] | None:
         return None
 
 
-def _due(now: datetime) -> ColumnElement[bool]:
+@dataclass(frozen=True)
+class Claim:
+    """The changes one claim took, and its holder token (every write settling them names it)."""
+
+    holder: str
+    ids: list[uuid.UUID]
+
+
+def _due(now: datetime | None) -> ColumnElement[bool]:
     return and_(
         WebhookChange.processed_at.is_(None),
         not_before(WebhookChange.next_attempt_at, now),
@@ -159,9 +171,12 @@ def _due(now: datetime) -> ColumnElement[bool]:
     )
 
 
-async def claim_due(runtime: Runtime, *, now: datetime | None = None, limit: int = BATCH) -> list[uuid.UUID]:
-    """Take the lease of up to ``limit`` due changes, oldest first; a single compare-and-set statement."""
-    now = now or utcnow()
+async def claim_due(runtime: Runtime, *, now: datetime | None = None, limit: int = BATCH) -> Claim:
+    """Take the lease of up to ``limit`` due changes, oldest first; a single compare-and-set statement.
+
+    Due and expired are judged by the database's clock (``now`` only when a test passes one).
+    """
+    holder = new_holder(runtime.owner)
     due = select(WebhookChange.id).where(_due(now))
     due = spread(due.order_by(WebhookChange.received_at, WebhookChange.position).limit(limit), runtime)
     async with runtime.sessionmaker.begin() as session:
@@ -169,22 +184,22 @@ async def claim_due(runtime: Runtime, *, now: datetime | None = None, limit: int
             update(WebhookChange)
             .where(WebhookChange.id.in_(due.scalar_subquery()), _due(now))
             .values(
-                lease_owner=runtime.owner,
-                lease_expires_at=now + RETRY.lease,
+                lease_owner=holder,
+                lease_expires_at=database_now(RETRY.lease),
                 attempts=WebhookChange.attempts + 1,
             )
             .returning(WebhookChange.id, WebhookChange.received_at, WebhookChange.position)
         )
         rows = sorted(result.all(), key=lambda row: (row.received_at, row.position))
-    return [row.id for row in rows]
+    return Claim(holder, [row.id for row in rows])
 
 
-async def handle(runtime: Runtime, change_id: uuid.UUID) -> WebhookOutcome:
+async def handle(runtime: Runtime, change_id: uuid.UUID, *, holder: str) -> WebhookOutcome:
     """Route and apply one leased change; its effects and its settled mark commit together."""
     try:
         async with runtime.sessionmaker.begin() as session:
             change = await session.get(WebhookChange, change_id, populate_existing=True)
-            if change is None or change.lease_owner != runtime.owner:
+            if change is None or change.lease_owner != holder:
                 raise LeaseLost
             connection = await find_connection(session, change)
             if connection is not None:
@@ -194,7 +209,7 @@ async def handle(runtime: Runtime, change_id: uuid.UUID) -> WebhookOutcome:
             await write_holding(
                 session,
                 update(WebhookChange)
-                .where(WebhookChange.id == change_id, WebhookChange.lease_owner == runtime.owner)
+                .where(WebhookChange.id == change_id, WebhookChange.lease_owner == holder)
                 .values(
                     outcome=outcome.value,
                     organization_id=change.organization_id,
@@ -210,22 +225,23 @@ async def handle(runtime: Runtime, change_id: uuid.UUID) -> WebhookOutcome:
         log.warning("webhook.lease_lost", change_id=str(change_id))
         return WebhookOutcome.FAILED
     except Exception as error:  # any failure of a handler is retried later, never lost
-        await _failed(runtime, change_id, error)
+        await _failed(runtime, change_id, error, holder=holder)
         return WebhookOutcome.FAILED
     webhook_metrics.event(field=field, outcome=outcome)
     return outcome
 
 
-async def _failed(runtime: Runtime, change_id: uuid.UUID, error: Exception) -> None:
+async def _failed(runtime: Runtime, change_id: uuid.UUID, error: Exception, *, holder: str) -> None:
     now = utcnow()
     async with runtime.sessionmaker.begin() as session:
         change = await session.get(WebhookChange, change_id, populate_existing=True)
-        if change is None or change.lease_owner != runtime.owner:
+        if change is None or change.lease_owner != holder:
             return
         give_up = RETRY.exhausted(change.attempts)
         change.outcome = WebhookOutcome.FAILED.value if give_up else "retry"
         change.error = f"{type(error).__name__}: {error}"[:500]
-        change.next_attempt_at = None if give_up else now + RETRY.delay(change.attempts)
+        # the database's clock, as every due check reads it
+        change.next_attempt_at = None if give_up else database_now(RETRY.delay(change.attempts))
         change.processed_at = now if give_up else None
         change.lease_owner = change.lease_expires_at = None
         field, attempts = change.field, change.attempts

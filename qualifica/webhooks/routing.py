@@ -16,9 +16,6 @@ from qualifica.runtime import Runtime
 from qualifica.webhooks.models import WebhookChange
 from qualifica.whatsapp.models import ConnectionStatus, WhatsAppConnection
 
-# A live connection wins over one in error, which wins over a disconnected one; then the newest.
-_RANK = {ConnectionStatus.ACTIVE: 0, ConnectionStatus.ERROR: 1, ConnectionStatus.DISCONNECTED: 2}
-
 
 @dataclass
 class Context:
@@ -55,16 +52,27 @@ def _phone_number_id(change: WebhookChange) -> str | None:
 
 
 async def find_connection(session: AsyncSession, change: WebhookChange) -> WhatsAppConnection | None:
-    """The connection the change is about, locked for this transaction (PostgreSQL) against lost updates."""
+    """The connection the change is about, locked for this transaction (PostgreSQL) against lost updates.
+
+    The holder, when there is one: the single connection that is not ``disconnected`` for the WABA (or,
+    for ``messages``, the number) — never merely the newest row. Held by nobody, the change belongs to
+    whoever let it go last (the latest disconnected), so a lead written after a disconnect is kept.
+    """
     for column, key in (
         (WhatsAppConnection.waba_id, change.waba_id),
         (WhatsAppConnection.phone_number_id, _phone_number_id(change)),
     ):
         if key is None:
             continue
-        query = select(WhatsAppConnection).where(column == key).with_for_update()
-        found = list((await session.scalars(query)).all())
-        if found:
-            found.sort(key=lambda c: (_RANK[c.status], -c.updated_at.timestamp()))
-            return found[0]
+        held = WhatsAppConnection.status != ConnectionStatus.DISCONNECTED
+        for query in (
+            # rows older than the unique indexes may share a WABA: the first holder keeps it
+            select(WhatsAppConnection).where(column == key, held).order_by(WhatsAppConnection.connected_at),
+            select(WhatsAppConnection)
+            .where(column == key)
+            .order_by(WhatsAppConnection.disconnected_at.desc().nulls_last()),
+        ):
+            found = await session.scalar(query.limit(1).with_for_update())
+            if found is not None:
+                return found
     return None

@@ -13,7 +13,15 @@ from typing import Any
 from sqlalchemy import select, update
 
 from qualifica.db import utcnow
-from qualifica.jobs.leases import RetryPolicy, compare_and_set, lease_free, spread, write_holding
+from qualifica.jobs.leases import (
+    RetryPolicy,
+    compare_and_set,
+    database_now,
+    lease_free,
+    new_holder,
+    spread,
+    write_holding,
+)
 from qualifica.runtime import Runtime
 from qualifica.whatsapp.models import AttemptStatus, EmbeddedSignupAttempt
 
@@ -33,22 +41,22 @@ async def load(runtime: Runtime, attempt_id: uuid.UUID) -> Attempt:
     return attempt
 
 
-async def write(runtime: Runtime, attempt_id: uuid.UUID, **values: Any) -> None:
-    """Persist a step's result and renew the lease, if (and only if) this runner still holds it."""
+async def write(runtime: Runtime, attempt_id: uuid.UUID, *, holder: str, **values: Any) -> None:
+    """Persist a step's result and renew the lease, if (and only if) the claim ``holder`` still holds it."""
     async with runtime.sessionmaker() as session, session.begin():
         await write_holding(
             session,
             update(Attempt)
-            .where(Attempt.id == attempt_id, Attempt.lease_owner == runtime.owner)
-            .values(lease_expires_at=utcnow() + LEASE, updated_at=utcnow(), **values),
+            .where(Attempt.id == attempt_id, Attempt.lease_owner == holder)
+            .values(lease_expires_at=database_now(LEASE), updated_at=utcnow(), **values),
         )
 
 
-async def claim(runtime: Runtime, attempt_id: uuid.UUID, *, now: datetime | None = None) -> bool:
-    """Take the lease of a processing attempt whose lease is free or expired."""
-    now = now or utcnow()
+async def claim(runtime: Runtime, attempt_id: uuid.UUID, *, now: datetime | None = None) -> str | None:
+    """Take the lease of a processing attempt whose lease is free or expired; the claim's holder token."""
+    holder = new_holder(runtime.owner)
     async with runtime.sessionmaker() as session, session.begin():
-        return await compare_and_set(
+        won = await compare_and_set(
             session,
             update(Attempt)
             .where(
@@ -57,12 +65,17 @@ async def claim(runtime: Runtime, attempt_id: uuid.UUID, *, now: datetime | None
                 lease_free(Attempt.lease_expires_at, now),
             )
             .values(
-                lease_owner=runtime.owner, lease_expires_at=now + LEASE, resume_count=Attempt.resume_count + 1
+                lease_owner=holder,
+                lease_expires_at=database_now(LEASE),
+                resume_count=Attempt.resume_count + 1,
             ),
         )
+    return holder if won else None
 
 
-async def due_for_resume(runtime: Runtime, *, now: datetime, limit: int) -> list[tuple[uuid.UUID, bool]]:
+async def due_for_resume(
+    runtime: Runtime, *, now: datetime | None = None, limit: int
+) -> list[tuple[uuid.UUID, bool]]:
     """Processing attempts nobody holds (or whose holder's lease ran out), with "was it abandoned?"."""
     query = (
         select(Attempt.id, Attempt.lease_owner)

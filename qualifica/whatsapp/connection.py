@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from typing import NoReturn
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,21 +12,41 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qualifica import audit
 from qualifica.accounts.models import User
 from qualifica.db import utcnow
-from qualifica.jobs.leases import compare_and_set, lease_free
+from qualifica.errors import AppError
+from qualifica.jobs.leases import (
+    LeaseLost,
+    compare_and_set,
+    database_now,
+    lease_free,
+    new_holder,
+    write_holding,
+)
+from qualifica.logging import get_logger
 from qualifica.meta.errors import MetaError
 from qualifica.meta.models import PhoneNumber, Waba
 from qualifica.observability.analytics import EventName, emit
 from qualifica.runtime import Runtime
 from qualifica.security.crypto import unseal
+from qualifica.whatsapp import lifecycle, ownership
 from qualifica.whatsapp.attempts import LEASE, Attempt
-from qualifica.whatsapp.errors import InvalidPin, NoPinRequired, NotConnected, PinMismatch
+from qualifica.whatsapp.connection_state import readable_token
+from qualifica.whatsapp.errors import (
+    AttemptSuperseded,
+    InvalidPin,
+    NoPinRequired,
+    NotConnected,
+    PinAttemptsExhausted,
+    PinMismatch,
+)
 from qualifica.whatsapp.models import AttemptStatus, ConnectionStatus, WhatsAppConnection
-from qualifica.whatsapp.outcomes import AttemptOutcome, Saved, complete, fail
-from qualifica.whatsapp.pipeline import STEP_SECONDS, meta_failure
+from qualifica.whatsapp.outcomes import AttemptOutcome, Saved, StepFailure, complete, fail
+from qualifica.whatsapp.pipeline import STEP_SECONDS, meta_failure, waba_in_use
 from qualifica.whatsapp.steps import PipelineStep
 
 UNSUBSCRIBE_SECONDS = 5.0
 PIN = re.compile(r"^[0-9]{6}$")
+PIN_TRIES = 3  # wrong PINs one attempt may send before it ends
+log = get_logger(__name__)
 
 
 async def disconnect(
@@ -45,9 +66,11 @@ async def disconnect(
     )
     if connection is None or connection.status is ConnectionStatus.DISCONNECTED:
         raise NotConnected
-    token = unseal(runtime.ring, connection, "access_token")
+    token = readable_token(runtime.ring, connection)
     unsubscribe = "skipped: no token"
-    if token:
+    if token and await ownership.other_holder(session, connection):
+        unsubscribe = "skipped: held by another connection"  # its webhooks must keep coming
+    elif token:
         try:
             await runtime.graph.unsubscribe_app(
                 connection.waba_id, token=token, deadline=time.monotonic() + UNSUBSCRIBE_SECONDS
@@ -85,6 +108,19 @@ async def submit_pin(runtime: Runtime, *, user: User, pin: str) -> AttemptOutcom
     if not PIN.fullmatch(pin):
         raise InvalidPin
     attempt = await _take_pin_attempt(runtime, user)
+    try:
+        return await _register_with(runtime, attempt, pin)
+    except (AppError, LeaseLost):
+        raise
+    except Exception as error:  # every exit ends the attempt; the type is logged, never the text
+        log.error("pin_internal_error", attempt_id=str(attempt.id), error_type=type(error).__name__)
+        outcome = await lifecycle.fail_internal(runtime, attempt, holder=_holder(attempt))
+        if outcome is None:
+            raise
+        return outcome
+
+
+async def _register_with(runtime: Runtime, attempt: Attempt, pin: str) -> AttemptOutcome:
     token = unseal(runtime.ring, attempt, "access_token") or ""
     results = attempt.step_results or {}
     phone, waba = PhoneNumber.model_validate(results["phone"]), Waba.model_validate(results["waba"])
@@ -94,20 +130,49 @@ async def submit_pin(runtime: Runtime, *, user: User, pin: str) -> AttemptOutcom
         )
     except MetaError as error:
         if error.is_pin_mismatch:
-            await _release(runtime, attempt)
-            raise PinMismatch from None
+            await _mismatched(runtime, attempt)
         failure = meta_failure(PipelineStep.REGISTRATION, error)
         if error.transient:
             await _release(runtime, attempt)
         else:
-            await fail(runtime, attempt.id, failure)
+            await fail(runtime, attempt.id, failure, holder=_holder(attempt))
         raise failure.error from None
     saved = Saved(token, attempt.token_expires_at, pin, phone, waba, has_existing_number=True)
-    return await complete(runtime, attempt.id, saved)
+    try:
+        return await complete(runtime, attempt.id, saved, holder=_holder(attempt))
+    except ownership.InUse:
+        return await fail(runtime, attempt.id, waba_in_use(), holder=_holder(attempt))
+    except ownership.Superseded:
+        ended = await lifecycle.end_superseded(runtime, attempt.id, holder=_holder(attempt))
+        return ended or lifecycle.superseded_answer()
+
+
+async def _mismatched(runtime: Runtime, attempt: Attempt) -> NoReturn:
+    """Count the wrong PIN; the third ends the attempt (Meta allows 10 registrations per number in 72 h)."""
+    async with runtime.sessionmaker() as session, session.begin():
+        await write_holding(
+            session,
+            update(Attempt)
+            .where(Attempt.id == attempt.id, Attempt.lease_owner == _holder(attempt))
+            .values(pin_mismatches=Attempt.pin_mismatches + 1),
+        )
+        mismatches = await session.scalar(select(Attempt.pin_mismatches).where(Attempt.id == attempt.id))
+    if (mismatches or 0) < PIN_TRIES:
+        await _release(runtime, attempt)
+        raise PinMismatch
+    exhausted = PinAttemptsExhausted()
+    failure = StepFailure(PipelineStep.REGISTRATION, exhausted, analytics_code=exhausted.code)
+    await fail(runtime, attempt.id, failure, holder=_holder(attempt))
+    raise exhausted
+
+
+def _holder(attempt: Attempt) -> str:
+    """The PIN run's claim token (``_take_pin_attempt`` set it)."""
+    return attempt.lease_owner or ""
 
 
 async def _take_pin_attempt(runtime: Runtime, user: User) -> Attempt:
-    now = utcnow()
+    holder = new_holder(runtime.owner)
     async with runtime.sessionmaker() as session, session.begin():
         attempt = await session.scalar(
             select(Attempt)
@@ -118,27 +183,44 @@ async def _take_pin_attempt(runtime: Runtime, user: User) -> Attempt:
             .limit(1)
         )
         if attempt is None:
-            raise NoPinRequired
+            raise await _why_no_pin_attempt(session, user)
         taken = await compare_and_set(
             session,
             update(Attempt)
             .where(
                 Attempt.id == attempt.id,
                 Attempt.status == AttemptStatus.PIN_REQUIRED,
-                lease_free(Attempt.lease_expires_at, now),
+                lease_free(Attempt.lease_expires_at),
             )
-            .values(lease_owner=runtime.owner, lease_expires_at=now + LEASE),
+            .values(lease_owner=holder, lease_expires_at=database_now(LEASE)),
         )
     if not taken:
         raise NoPinRequired  # another PIN for this attempt is being tried right now
-    attempt.lease_owner = runtime.owner
+    attempt.lease_owner = holder
     return attempt
+
+
+async def _why_no_pin_attempt(session: AsyncSession, user: User) -> AppError:
+    """The organization's last attempt says why no PIN is awaited: superseded or expired, out of tries."""
+    last = await session.scalar(
+        select(Attempt)
+        .where(Attempt.organization_id == user.organization_id, Attempt.status != AttemptStatus.STARTED)
+        .order_by(Attempt.created_at.desc())
+        .limit(1)
+    )
+    if last is None:
+        return NoPinRequired()
+    if lifecycle.is_superseded(last):
+        return AttemptSuperseded()
+    if last.status is AttemptStatus.FAILED and last.error_code == PinAttemptsExhausted.code:
+        return PinAttemptsExhausted()
+    return NoPinRequired()
 
 
 async def _release(runtime: Runtime, attempt: Attempt) -> None:
     async with runtime.sessionmaker() as session, session.begin():
         await session.execute(
             update(Attempt)
-            .where(Attempt.id == attempt.id, Attempt.lease_owner == runtime.owner)
+            .where(Attempt.id == attempt.id, Attempt.lease_owner == _holder(attempt))
             .values(lease_owner=None, lease_expires_at=None)
         )

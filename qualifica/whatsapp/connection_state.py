@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qualifica import audit
 from qualifica.db import utcnow
 from qualifica.observability import webhook_metrics
+from qualifica.security.crypto import DecryptionError, KeyRing, unseal
 from qualifica.whatsapp.errors import SESSION_EXPIRED_MESSAGE
 from qualifica.whatsapp.models import ConnectionStatus, WhatsAppConnection
 
@@ -28,6 +29,15 @@ ERROR_MESSAGES = {
     "outra conta. " + RECONNECT,
     "token_invalid": TOKEN_INVALID_MESSAGE,
 }
+
+
+def readable_token(ring: KeyRing, connection: WhatsAppConnection) -> str | None:
+    """The connection's token, or None when it cannot be decrypted (its key left the ring, or the value was
+    tampered with): such a connection behaves as one whose token Meta no longer accepts."""
+    try:
+        return unseal(ring, connection, "access_token")
+    except DecryptionError:
+        return None
 
 
 async def _audit(

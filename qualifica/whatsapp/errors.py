@@ -76,15 +76,39 @@ class NoPinRequired(AppError):
     message = "Nenhuma conexão está aguardando o PIN."
 
 
-# ARCHITECTURE §12 and §14: the admin's answers to a signup that waits for them.
-class AttemptSuperseded(AppError):
-    code, status = "attempt_superseded", 409
+class WabaInUse(AppError):
+    code, status = "waba_in_use", 409
     message = (
-        "Esta tentativa de conexão não está mais aberta: outra foi iniciada ou ela expirou. "
-        "Clique em Conectar WhatsApp para tentar novamente."
+        "Esta conta do WhatsApp Business já está conectada a outra imobiliária no Qualifica Leads. "
+        "Entre em contato com o suporte."
     )
 
 
+class AttemptSuperseded(AppError):
+    code, status = "attempt_superseded", 409
+    message = (
+        "Esta tentativa de conexão foi substituída por uma mais recente ou expirou. "
+        "Clique para tentar novamente."
+    )
+
+
+class PinAttemptsExhausted(AppError):
+    code, status = "pin_attempts_exhausted", 409
+    message = (
+        "O PIN foi recusado três vezes. Por segurança, esta tentativa foi encerrada: confira o PIN de "
+        "confirmação em duas etapas no WhatsApp Manager e conecte de novo."
+    )
+
+
+class SignupInternalError(AppError):
+    code, status = "internal_error", 500
+    message = (
+        "Não foi possível concluir a conexão por um erro inesperado do nosso lado. Clique para tentar "
+        "novamente; se continuar, entre em contato com o suporte."
+    )
+
+
+# ARCHITECTURE §14: the admin's answers to a signup that waits for them.
 class InvalidChoice(AppError):
     code, status = "invalid_choice", 422
     message = "Escolha uma das contas e um dos números oferecidos."

@@ -13,20 +13,25 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
 
 from qualifica.db import utcnow
-from qualifica.jobs.leases import compare_and_set
+from qualifica.jobs.leases import Moment, compare_and_set, database_now
 from qualifica.logging import get_logger
 from qualifica.meta.errors import MetaError
 from qualifica.meta.models import PhoneNumber, TokenInfo
 from qualifica.observability import webhook_metrics
 from qualifica.runtime import Runtime
-from qualifica.security.crypto import unseal
-from qualifica.whatsapp.connection_state import clear_warning, mark_active, mark_error, set_warning
+from qualifica.whatsapp.connection_state import (
+    clear_warning,
+    mark_active,
+    mark_error,
+    readable_token,
+    set_warning,
+)
 from qualifica.whatsapp.errors import NotConnected
 from qualifica.whatsapp.models import ConnectionStatus, WhatsAppConnection
 
@@ -50,12 +55,18 @@ class Reading:
     phone: PhoneNumber | None = None
     invalid: bool = False
     failure: str | None = None
+    # The sealed token the reading used: applied only while it is still the connection's (a reconnect
+    # meanwhile sealed a new one, and the old token's news say nothing about it).
+    sealed: str | None = None
 
 
 async def run_due_health_checks(runtime: Runtime, *, now: datetime | None = None) -> int:
-    """Check every active connection not checked within the interval; returns how many were checked."""
-    now = now or utcnow()
-    not_since = now - timedelta(seconds=runtime.settings.health_check_interval_seconds)
+    """Check every active connection not checked within the interval; returns how many were checked.
+
+    Due is judged by the database's clock (``now`` only when a test passes one), like every claim.
+    """
+    interval = timedelta(seconds=runtime.settings.health_check_interval_seconds)
+    not_since: Moment = database_now(-interval) if now is None else now - interval
     async with runtime.sessionmaker() as session:
         ids = (
             await session.scalars(
@@ -73,7 +84,7 @@ async def run_due_health_checks(runtime: Runtime, *, now: datetime | None = None
     return checked
 
 
-def _not_checked_since(moment: datetime) -> ColumnElement[bool]:
+def _not_checked_since(moment: Moment) -> ColumnElement[bool]:
     """Last checked (or, never checked, connected: the signup has just verified it) before ``moment``."""
     checked, connected = WhatsAppConnection.last_health_check_at, WhatsAppConnection.connected_at
     never = and_(checked.is_(None), or_(connected.is_(None), connected < moment))
@@ -84,8 +95,8 @@ async def claim(
     runtime: Runtime,
     connection_id: uuid.UUID,
     *,
-    now: datetime,
-    not_since: datetime,
+    now: datetime | None,
+    not_since: Moment,
     on_demand: bool = False,
 ) -> bool:
     checked = WhatsAppConnection.last_health_check_at
@@ -96,7 +107,7 @@ async def claim(
             session,
             update(WhatsAppConnection)
             .where(WhatsAppConnection.id == connection_id, WhatsAppConnection.status.in_(statuses), due)
-            .values(last_health_check_at=now),
+            .values(last_health_check_at=database_now() if now is None else now),
         )
 
 
@@ -116,8 +127,8 @@ async def check_organization(runtime: Runtime, *, organization_id: uuid.UUID) ->
 
 async def check_now(runtime: Runtime, connection_id: uuid.UUID) -> bool:
     """The page's on-demand check (at most one per ``ON_DEMAND_SPACING``); False when it was skipped."""
-    now = utcnow()
-    if not await claim(runtime, connection_id, now=now, not_since=now - ON_DEMAND_SPACING, on_demand=True):
+    spaced = database_now(-ON_DEMAND_SPACING)
+    if not await claim(runtime, connection_id, now=None, not_since=spaced, on_demand=True):
         return False
     await check(runtime, connection_id)
     return True
@@ -134,7 +145,11 @@ async def check(runtime: Runtime, connection_id: uuid.UUID) -> Reading:
 
 
 async def read(runtime: Runtime, connection: WhatsAppConnection) -> Reading:
-    token = unseal(runtime.ring, connection, "access_token")
+    return replace(await _read(runtime, connection), sealed=connection.access_token)
+
+
+async def _read(runtime: Runtime, connection: WhatsAppConnection) -> Reading:
+    token = readable_token(runtime.ring, connection)  # one that cannot be decrypted is an invalid one
     if not token:
         return Reading(invalid=True)
     deadline = time.monotonic() + CHECK_SECONDS
@@ -162,7 +177,9 @@ async def apply(runtime: Runtime, connection_id: uuid.UUID, reading: Reading) ->
         connection = await session.get(WhatsAppConnection, connection_id, with_for_update=True)
         if connection is None or connection.status is ConnectionStatus.DISCONNECTED:
             return
-        if reading.invalid:
+        if reading.sealed != connection.access_token:
+            outcome = "stale"  # read with a token the connection no longer has: ignored
+        elif reading.invalid:
             await mark_error(session, connection, code="token_invalid", source="health_check")
             connection.last_health_error = "token_invalid"
             outcome = "token_invalid"

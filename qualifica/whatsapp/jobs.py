@@ -8,6 +8,7 @@ Safe to run in as many processes as there are: attempts are claimed with a lease
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
@@ -19,7 +20,7 @@ from qualifica.logging import get_logger
 from qualifica.observability import signup_metrics
 from qualifica.runtime import Runtime
 from qualifica.security.state import STATE_MAX_AGE_SECONDS
-from qualifica.whatsapp import attempts, retention
+from qualifica.whatsapp import attempts, lifecycle, retention
 from qualifica.whatsapp.attempts import Attempt
 from qualifica.whatsapp.coexistence import request_due_syncs
 from qualifica.whatsapp.health_check import run_due_health_checks
@@ -38,15 +39,15 @@ WAITING_LIFETIME = timedelta(hours=24)
 
 async def resume_due(runtime: Runtime, *, now: datetime | None = None) -> int:
     """Run every processing attempt nobody is holding; returns how many this worker took."""
-    now = now or utcnow()
-    taken = []
+    taken: list[tuple[uuid.UUID, str]] = []
     for attempt_id, abandoned in await attempts.due_for_resume(runtime, now=now, limit=BATCH):
-        if await attempts.claim(runtime, attempt_id, now=now):
+        holder = await attempts.claim(runtime, attempt_id, now=now)
+        if holder is not None:
             if abandoned:
                 signup_metrics.unprocessed()  # its holder crashed or ran out of lease mid-way
             log.info("signup.resume", attempt_id=str(attempt_id), abandoned=abandoned)
-            taken.append(attempt_id)
-    await asyncio.gather(*(run_attempt(runtime, attempt_id) for attempt_id in taken))
+            taken.append((attempt_id, holder))
+    await asyncio.gather(*(run_attempt(runtime, attempt_id, holder=holder) for attempt_id, holder in taken))
     return len(taken)
 
 
@@ -79,7 +80,9 @@ async def expire_abandoned(runtime: Runtime, *, now: datetime | None = None) -> 
                 registration_pin=None,
             )
         )
-    return int(result.rowcount) + int(waited.rowcount)  # type: ignore[attr-defined]
+    # and those stuck processing past 15 minutes, or waiting for a PIN past 24 hours (§12)
+    expired = int(result.rowcount) + int(waited.rowcount)  # type: ignore[attr-defined]
+    return expired + await lifecycle.expire_stuck(runtime, now=now)
 
 
 JOBS = (

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qualifica.db import SEALED, Base, Timestamps, UUIDPk, str_enum
@@ -39,6 +39,17 @@ class WhatsAppConnection(UUIDPk, Timestamps, Base):
     """One organization's connection: the PRD columns first, then what the design adds."""
 
     __tablename__ = "whatsapp_connections"
+    # A connection that is not disconnected holds its WABA and its number: one organization at a time.
+    __table_args__ = tuple(
+        Index(
+            f"uq_whatsapp_connections_held_{column}",
+            column,
+            unique=True,
+            postgresql_where=text("status <> 'disconnected'"),
+            sqlite_where=text("status <> 'disconnected'"),
+        )
+        for column in ("waba_id", "phone_number_id")
+    )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), unique=True
@@ -114,6 +125,7 @@ class EmbeddedSignupAttempt(UUIDPk, Timestamps, Base):
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None]
     resume_count: Mapped[int] = mapped_column(default=0)
+    pin_mismatches: Mapped[int] = mapped_column(default=0, server_default="0")  # the admin's wrong PINs
     ip_address: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(512))
 

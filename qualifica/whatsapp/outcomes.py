@@ -13,17 +13,19 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica import audit
 from qualifica.db import utcnow
 from qualifica.errors import AppError, ErrorEnvelope, envelope_json
-from qualifica.jobs.leases import LeaseLost, write_holding
+from qualifica.jobs.leases import LeaseLost, database_now, write_holding
 from qualifica.meta.models import PhoneNumber, Waba
 from qualifica.observability import signup_metrics
 from qualifica.observability.analytics import EventName, emit
 from qualifica.runtime import Runtime
 from qualifica.security.crypto import seal
+from qualifica.whatsapp import ownership
 from qualifica.whatsapp.attempts import RETRY, Attempt
 from qualifica.whatsapp.catalogue import METRIC_ERROR_CODE
 from qualifica.whatsapp.models import (
@@ -123,14 +125,14 @@ class Saved:
     coexistence: bool = False  # a WhatsApp Business app number: its two syncs are requested next
 
 
-async def _locked_attempt(session: AsyncSession, runtime: Runtime, attempt_id: uuid.UUID) -> Attempt:
+async def _locked_attempt(session: AsyncSession, holder: str, attempt_id: uuid.UUID) -> Attempt:
     attempt = await session.scalar(
         select(Attempt)
         .where(Attempt.id == attempt_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-    if attempt is None or attempt.lease_owner != runtime.owner:
+    if attempt is None or attempt.lease_owner != holder:
         raise LeaseLost
     return attempt
 
@@ -144,7 +146,7 @@ def _finish(attempt: Attempt, status: AttemptStatus, outcome: AttemptOutcome) ->
 
 
 async def complete(
-    runtime: Runtime, attempt_id: uuid.UUID, saved: Saved, *, attempt: Attempt | None = None
+    runtime: Runtime, attempt_id: uuid.UUID, saved: Saved, *, holder: str, attempt: Attempt | None = None
 ) -> AttemptOutcome:
     """Upsert the organization's connection (the token re-sealed for its new row) and close the attempt.
 
@@ -152,6 +154,19 @@ async def complete(
     the callback's critical path, so the transaction starts with a compare-and-set UPDATE guarded by the
     lease rather than a ``FOR UPDATE`` re-select: the same row lock and the same check in one statement.
     """
+    try:
+        return await _complete(runtime, attempt_id, saved, holder=holder, attempt=attempt)
+    except IntegrityError as error:
+        if ownership.violates_holding(error):
+            raise ownership.InUse from None  # another organization saved the WABA or number meanwhile
+        # A concurrent save inserted the organization's row first: under its lock the second round sees
+        # it, and refuses if that save came from a later attempt.
+        return await _complete(runtime, attempt_id, saved, holder=holder, attempt=attempt)
+
+
+async def _complete(
+    runtime: Runtime, attempt_id: uuid.UUID, saved: Saved, *, holder: str, attempt: Attempt | None
+) -> AttemptOutcome:
     async with runtime.sessionmaker() as session, session.begin():
         if attempt is None:
             attempt = await session.get(Attempt, attempt_id)
@@ -162,6 +177,16 @@ async def complete(
             .where(WhatsAppConnection.organization_id == attempt.organization_id)
             .with_for_update()
         )
+        # Under the organization row's lock: a later attempt's connection is never replaced, and a WABA or
+        # number another organization holds is never taken (the unique indexes catch a racing insert).
+        await ownership.refuse_unless_newest(session, attempt, connection)
+        if await ownership.held_elsewhere(
+            session,
+            organization_id=attempt.organization_id,
+            waba_id=saved.waba.id,
+            phone_number_id=saved.phone.id,
+        ):
+            raise ownership.InUse
         if connection is None:  # added to the session once filled in (the UPDATE below autoflushes)
             connection = WhatsAppConnection(id=uuid.uuid4(), organization_id=attempt.organization_id)
         now = utcnow()
@@ -170,7 +195,7 @@ async def complete(
         await write_holding(
             session,
             update(Attempt)
-            .where(Attempt.id == attempt_id, Attempt.lease_owner == runtime.owner)
+            .where(Attempt.id == attempt_id, Attempt.lease_owner == holder)
             .values(
                 status=AttemptStatus.COMPLETED,
                 response=outcome.as_json(),
@@ -248,11 +273,13 @@ async def complete(
     return outcome
 
 
-async def fail(runtime: Runtime, attempt_id: uuid.UUID, failure: StepFailure) -> AttemptOutcome:
+async def fail(
+    runtime: Runtime, attempt_id: uuid.UUID, failure: StepFailure, *, holder: str
+) -> AttemptOutcome:
     """Close the attempt as failed and wipe the token it held: nothing half-saved, nothing kept."""
     outcome = AttemptOutcome.failed(failure.error)
     async with runtime.sessionmaker() as session, session.begin():
-        attempt = await _locked_attempt(session, runtime, attempt_id)
+        attempt = await _locked_attempt(session, holder, attempt_id)
         _finish(attempt, AttemptStatus.FAILED, outcome)
         attempt.step_failed = failure.step
         attempt.error_code = failure.error.code
@@ -294,11 +321,11 @@ async def record_failure(
     signup_metrics.failed(error_code=METRIC_ERROR_CODE(analytics_code), step=METRIC_STEP(step))
 
 
-async def require_pin(runtime: Runtime, attempt_id: uuid.UUID) -> AttemptOutcome:
+async def require_pin(runtime: Runtime, attempt_id: uuid.UUID, *, holder: str) -> AttemptOutcome:
     """Meta said 133005: keep the token, wait for the number's existing two-step PIN."""
     outcome = AttemptOutcome.pending(attempt_id, "pin_required")
     async with runtime.sessionmaker() as session, session.begin():
-        attempt = await _locked_attempt(session, runtime, attempt_id)
+        attempt = await _locked_attempt(session, holder, attempt_id)
         _finish(attempt, AttemptStatus.PIN_REQUIRED, outcome)
         attempt.finished_at = None
         attempt.registration_pin = None  # ours was wrong; the admin's comes next
@@ -311,6 +338,7 @@ async def wait_for_admin(
     attempt_id: uuid.UUID,
     status: Pending,
     *,
+    holder: str,
     choices: Choices | None = None,
     step_results: dict[str, Any] | None = None,
 ) -> AttemptOutcome:
@@ -318,7 +346,7 @@ async def wait_for_admin(
     the lease, and answer 202 with what is awaited. ``choose``, ``verification`` and ``number`` go on."""
     outcome = AttemptOutcome.pending(attempt_id, status, choices)
     async with runtime.sessionmaker() as session, session.begin():
-        attempt = await _locked_attempt(session, runtime, attempt_id)
+        attempt = await _locked_attempt(session, holder, attempt_id)
         _finish(attempt, WAITING[status], outcome)
         attempt.finished_at = None
         if step_results is not None:
@@ -327,7 +355,12 @@ async def wait_for_admin(
 
 
 async def postpone(
-    runtime: Runtime, attempt_id: uuid.UUID, *, wait: timedelta | None = None, step: str | None = None
+    runtime: Runtime,
+    attempt_id: uuid.UUID,
+    *,
+    holder: str,
+    wait: timedelta | None = None,
+    step: str | None = None,
 ) -> bool:
     """Meta stayed unavailable: release the lease until a backoff has passed. False when out of tries.
 
@@ -335,11 +368,12 @@ async def postpone(
     status shows meanwhile.
     """
     async with runtime.sessionmaker() as session, session.begin():
-        attempt = await _locked_attempt(session, runtime, attempt_id)
+        attempt = await _locked_attempt(session, holder, attempt_id)
         if RETRY.exhausted(attempt.resume_count):
             return False
         attempt.lease_owner = None
-        attempt.lease_expires_at = utcnow() + (wait or RETRY.delay(attempt.resume_count + 1))
+        # the database's clock
+        attempt.lease_expires_at = database_now(wait or RETRY.delay(attempt.resume_count + 1))
         if step is not None:
             attempt.step = step
     return True

@@ -10,6 +10,7 @@ cannot know whether Meta already spent the code, and Meta's code lives 30 second
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 import uuid
@@ -28,8 +29,8 @@ from qualifica.meta.models import PhoneNumber, TokenInfo, Waba
 from qualifica.observability import signup_metrics
 from qualifica.runtime import Runtime
 from qualifica.security.crypto import seal, unseal
-from qualifica.whatsapp import attempts
-from qualifica.whatsapp.attempts import Attempt
+from qualifica.whatsapp import attempts, lifecycle, ownership
+from qualifica.whatsapp.attempts import RETRY, Attempt
 from qualifica.whatsapp.candidates import (
     denies_access,
     needs_verification,
@@ -40,7 +41,13 @@ from qualifica.whatsapp.candidates import (
 )
 from qualifica.whatsapp.catalogue import TRANSIENT, analytics_code, explain_meta
 from qualifica.whatsapp.coexistence import request_due_syncs
-from qualifica.whatsapp.errors import MetaFailure, SessionExpired, WabaNotGranted, meta_error_sentence
+from qualifica.whatsapp.errors import (
+    MetaFailure,
+    SessionExpired,
+    WabaInUse,
+    WabaNotGranted,
+    meta_error_sentence,
+)
 from qualifica.whatsapp.outcomes import (
     AttemptOutcome,
     Saved,
@@ -125,6 +132,7 @@ class Run:
     runtime: Runtime
     attempt: Attempt
     code: CallbackCode | None  # None for a resumed run, which may never exchange
+    holder: str  # this run's claim (the lease token every write names)
     lookups: dict[str, Any] = field(default_factory=dict)
     saving: asyncio.Task[None] | None = None  # the token's write, running beside the lookups
 
@@ -137,7 +145,7 @@ class Run:
         await self._write(values)
 
     async def _write(self, values: dict[str, Any]) -> None:
-        await attempts.write(self.runtime, self.attempt.id, **values)
+        await attempts.write(self.runtime, self.attempt.id, holder=self.holder, **values)
         for name, value in values.items():
             setattr(self.attempt, name, value)
 
@@ -172,7 +180,9 @@ class Run:
         }
         for name, value in values.items():  # this run reads its own copy at once
             setattr(self.attempt, name, value)
-        self.saving = asyncio.create_task(attempts.write(self.runtime, self.attempt.id, **values))
+        self.saving = asyncio.create_task(
+            attempts.write(self.runtime, self.attempt.id, holder=self.holder, **values)
+        )
         return result.access_token
 
     async def look_up(self, token: str) -> tuple[TokenInfo, PhoneNumber, Waba]:
@@ -351,23 +361,49 @@ async def run_attempt(
     runtime: Runtime,
     attempt_id: uuid.UUID,
     *,
+    holder: str,
     code: CallbackCode | None = None,
     claimed: Attempt | None = None,
 ) -> AttemptOutcome | None:
-    """Drive an attempt (whose lease this runtime holds) to its end; None when postponed or lease lost.
+    """Drive an attempt (whose lease the claim ``holder`` holds) to its end; None when postponed or lost.
 
     ``code`` is given to the callback's own run only. ``claimed`` is the attempt as the callback just
-    claimed it, saving a read on the critical path.
+    claimed it, saving a read on the critical path. Whatever goes wrong, the attempt ends: an unexpected
+    error fails it (``internal_error``, token wiped) instead of leaving it ``processing``.
     """
     attempt = claimed if claimed is not None else await attempts.load(runtime, attempt_id)
-    run = Run(runtime, attempt, code)
+    run = Run(runtime, attempt, code, holder)
+    try:
+        if code is None and attempt.resume_count > RETRY.max_attempts:
+            signup_metrics.unprocessed()  # resumed too often (a crash loop): give up
+            log.warning("signup_resumes_exhausted", attempt_id=str(attempt_id))
+            return await lifecycle.fail_internal(runtime, attempt, holder=holder)
+        return await _drive(run)
+    except LeaseLost:
+        log.warning("signup_lease_lost", attempt_id=str(attempt_id))
+        return await lifecycle.answer_after_lease_lost(runtime, attempt_id)
+    except Exception as error:  # every exit ends the attempt; the type is logged, never the text
+        log.error("signup_internal_error", attempt_id=str(attempt_id), error_type=type(error).__name__)
+        await _settle(run)
+        return await lifecycle.fail_internal(runtime, run.attempt, holder=holder)
+
+
+async def _settle(run: Run) -> None:
+    """Let the token's write finish (or fail) before the ending wipes it."""
+    with contextlib.suppress(Exception):  # the ending that follows is what matters
+        await run.saved()
+
+
+async def _drive(run: Run) -> AttemptOutcome | None:
+    runtime, attempt_id, holder = run.runtime, run.attempt.id, run.holder
     try:
         token = await run.exchange()
         _, phone, waba = await run.look_up(token)
+        await ownership.ensure_free(runtime, run.attempt, waba.id, phone.id)
         pin, has_existing_number = await run.register(token, phone)
         coexistence = run.attempt.event == COEXISTENCE or bool(phone.is_on_biz_app)
         saved = Saved(token, run.attempt.token_expires_at, pin, phone, waba, has_existing_number, coexistence)
-        outcome = await complete(runtime, attempt_id, saved, attempt=run.attempt)
+        outcome = await complete(runtime, attempt_id, saved, holder=holder, attempt=run.attempt)
         if coexistence:  # right after onboarding, within Meta's 24 h (the worker's job is the backstop)
             runtime.keep(asyncio.create_task(request_due_syncs(runtime)))
         return outcome
@@ -375,35 +411,50 @@ async def run_attempt(
         log.info(
             "signup_failed", attempt_id=str(attempt_id), step=failure.step, error_code=failure.analytics_code
         )
-        return await fail(runtime, attempt_id, failure)
+        return await fail(runtime, attempt_id, failure, holder=holder)
+    except ownership.InUse:
+        log.info("signup_failed", attempt_id=str(attempt_id), error_code=WabaInUse.code)
+        return await fail(runtime, attempt_id, waba_in_use(), holder=holder)
+    except ownership.Superseded:
+        return await lifecycle.end_superseded(runtime, attempt_id, holder=holder)
     except PinRequired:
-        return await require_pin(runtime, attempt_id)
+        return await require_pin(runtime, attempt_id, holder=holder)
     except WaitForAdmin as waiting:
-        await run.saved()
         log.info("signup_waiting", attempt_id=str(attempt_id), status=waiting.status)
         return await wait_for_admin(
-            runtime, attempt_id, waiting.status, choices=waiting.choices, step_results=waiting.step_results
+            runtime,
+            attempt_id,
+            waiting.status,
+            holder=holder,
+            choices=waiting.choices,
+            step_results=waiting.step_results,
         )
     except RateLimited as limited:
-        await run.saved()
         wait = timedelta(seconds=limited.retry_after) if limited.retry_after else RATE_LIMIT_WAIT
-        if await postpone(runtime, attempt_id, wait=wait, step=Progress.RATE_LIMITED):
+        if await postpone(runtime, attempt_id, holder=holder, wait=wait, step=Progress.RATE_LIMITED):
             log.info("signup_rate_limited", attempt_id=str(attempt_id), step=limited.step)
             return None
         signup_metrics.unprocessed()
         error = MetaFailure(meta_error_sentence("a Meta limitou as requisições"), hint=TRANSIENT.hint)
         return await fail(
-            runtime, attempt_id, StepFailure(limited.step, error, analytics_code="rate_limited")
+            runtime,
+            attempt_id,
+            StepFailure(limited.step, error, analytics_code="rate_limited"),
+            holder=holder,
         )
     except Postpone as postponed:
-        if await postpone(runtime, attempt_id):
+        if await postpone(runtime, attempt_id, holder=holder):
             log.info("signup_postponed", attempt_id=str(attempt_id), step=postponed.step)
             return None
         signup_metrics.unprocessed()
         error = MetaFailure(meta_error_sentence("a Meta não respondeu"), hint=TRANSIENT.hint)
         return await fail(
-            runtime, attempt_id, StepFailure(postponed.step, error, analytics_code=TRANSIENT.code)
+            runtime,
+            attempt_id,
+            StepFailure(postponed.step, error, analytics_code=TRANSIENT.code),
+            holder=holder,
         )
-    except LeaseLost:
-        log.warning("signup_lease_lost", attempt_id=str(attempt_id))
-        return None
+
+
+def waba_in_use() -> StepFailure:
+    return StepFailure(PipelineStep.WABA_LOOKUP, WabaInUse(), analytics_code=WabaInUse.code)

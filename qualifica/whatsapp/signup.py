@@ -15,14 +15,15 @@ from qualifica.accounts.models import User
 from qualifica.db import utcnow
 from qualifica.errors import Forbidden, NotFound
 from qualifica.flags import WHATSAPP_EMBEDDED_SIGNUP, flag_enabled
-from qualifica.jobs.leases import compare_and_set, lease_free
+from qualifica.jobs.leases import compare_and_set, database_now, lease_free, new_holder
 from qualifica.observability import signup_metrics
 from qualifica.observability.analytics import EventName, emit
 from qualifica.runtime import Runtime
 from qualifica.security.state import SignupState, StateExpired, StateInvalid
-from qualifica.whatsapp import attempts
+from qualifica.whatsapp import attempts, lifecycle
 from qualifica.whatsapp.attempts import LEASE, Attempt
 from qualifica.whatsapp.candidates import is_offered
+from qualifica.whatsapp.connection_state import mark_error, readable_token
 from qualifica.whatsapp.errors import (
     AlreadyConnected,
     AttemptSuperseded,
@@ -67,8 +68,13 @@ async def start(
 ) -> tuple[Attempt, str]:
     if not await signup_enabled(session, runtime, user.organization_id):
         raise FeatureDisabled
-    if await active_connection(session, user.organization_id) is not None:
-        raise AlreadyConnected
+    connection = await active_connection(session, user.organization_id)
+    if connection is not None:
+        if readable_token(runtime.ring, connection) is not None:
+            raise AlreadyConnected
+        # A token we cannot decrypt is as good as an invalid one: the connection is broken, reconnecting
+        # is the way out (§12).
+        await mark_error(session, connection, code="token_invalid", source="decryption")
     attempt = Attempt(
         id=uuid.uuid4(),
         organization_id=user.organization_id,
@@ -81,6 +87,7 @@ async def start(
     )
     session.add(attempt)
     await session.flush()
+    await lifecycle.supersede_open(session, organization_id=user.organization_id, keep=attempt.id)
     await emit(session, EventName.SIGNUP_STARTED, organization_id=user.organization_id, user_id=user.id)
     signup_metrics.started()
     return attempt, runtime.signer.sign(SignupState(attempt.id, user.organization_id, user.id))
@@ -117,6 +124,8 @@ async def finish(runtime: Runtime, *, user: User, data: CallbackInput) -> Attemp
     state = verify_state(runtime, data.body.state, user)
     async with runtime.sessionmaker() as session:
         attempt = await _attempt_of(session, state)
+        if lifecycle.is_superseded(attempt):
+            raise AttemptSuperseded
         if not await signup_enabled(session, runtime, user.organization_id):
             raise FeatureDisabled
         connected = attempt.code_digest is None and await active_connection(session, user.organization_id)
@@ -128,6 +137,8 @@ async def finish(runtime: Runtime, *, user: User, data: CallbackInput) -> Attemp
         code = CallbackCode(data.body.code, data.received_at)
         return await run_within(runtime, attempt, deadline, code=code)
     current = await attempts.load(runtime, attempt.id)
+    if lifecycle.is_superseded(current):
+        raise AttemptSuperseded
     if current.code_digest != digest:
         raise StateAlreadyUsed
     return await _await_outcome(runtime, attempt.id, deadline)
@@ -138,7 +149,8 @@ async def run_within(
 ) -> AttemptOutcome:
     """Run the pipeline of an attempt this runtime holds; its answer, or "processing" past the deadline
     (the run goes on in the process, and a worker resumes it if the process dies)."""
-    task = asyncio.create_task(run_attempt(runtime, attempt.id, code=code, claimed=attempt))
+    holder = attempt.lease_owner or ""  # the claim that just took the lease
+    task = asyncio.create_task(run_attempt(runtime, attempt.id, holder=holder, code=code, claimed=attempt))
     runtime.keep(task)
     try:
         outcome = await asyncio.wait_for(asyncio.shield(task), timeout=max(0.0, deadline - time.monotonic()))
@@ -162,7 +174,7 @@ async def choose(runtime: Runtime, *, user: User, body: ChooseRequest, received_
     kept = {"token": done["token"]} if "token" in done else {}
     if body.waba_id == attempt.waba_id:  # only the number was open: what was read of the WABA stands
         kept |= {name: done[name] for name in ("waba", "subscribed") if name in done}
-    now = utcnow()
+    now, holder = utcnow(), new_holder(runtime.owner)
     async with runtime.sessionmaker() as session, session.begin():
         taken = await compare_and_set(
             session,
@@ -170,7 +182,7 @@ async def choose(runtime: Runtime, *, user: User, body: ChooseRequest, received_
             .where(
                 Attempt.id == attempt.id,
                 Attempt.status == AttemptStatus.CHOICE_REQUIRED,
-                lease_free(Attempt.lease_expires_at, now),
+                lease_free(Attempt.lease_expires_at),
             )
             .values(
                 status=AttemptStatus.PROCESSING,
@@ -179,9 +191,11 @@ async def choose(runtime: Runtime, *, user: User, body: ChooseRequest, received_
                 phone_number_id=body.phone_number_id,
                 step_results=kept,
                 response=None,
-                lease_owner=runtime.owner,
-                lease_expires_at=now + LEASE,
+                lease_owner=holder,
+                lease_expires_at=database_now(LEASE),
                 updated_at=now,
+                # the 15 minutes a run may take (§12) count from here, not from the callback
+                state_consumed_at=now,
             ),
         )
     if not taken:
@@ -206,8 +220,7 @@ async def _claim_state(runtime: Runtime, attempt: Attempt, digest: str, data: Ca
         "phone_number_id": body.phone_number_id,
         "business_id": body.business_id,
         "state_consumed_at": now,
-        "lease_owner": runtime.owner,
-        "lease_expires_at": now + LEASE,
+        "lease_owner": new_holder(runtime.owner),  # this claim's token: every write of the run names it
         "updated_at": now,
     }
     async with runtime.sessionmaker() as session, session.begin():
@@ -219,7 +232,7 @@ async def _claim_state(runtime: Runtime, attempt: Attempt, digest: str, data: Ca
                 Attempt.status == AttemptStatus.STARTED,
                 Attempt.code_digest.is_(None),
             )
-            .values(**values),
+            .values(lease_expires_at=database_now(LEASE), **values),
         )
     if not claimed:
         return False

@@ -101,8 +101,11 @@ class PopupStep(StrEnum):
     PHONE = "phone"
     PERMISSIONS = "permissions"
     PAYMENT = "payment"  # never reported by Meta: it happens in WhatsApp Manager after the flow
+    # Not Meta's: the admin started a newer attempt, which ended this one (ARCHITECTURE §12).
+    SUPERSEDED = "superseded"
 
 
+SUPERSEDED = PopupStep.SUPERSEDED
 POPUP_STEPS = frozenset(PopupStep)
 # The failure and cancellation metrics' ``step`` (§13): these values, anything else ``other``;
 # ``superseded`` is an attempt another ``start`` ended (§12).

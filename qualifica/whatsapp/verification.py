@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from qualifica.accounts.models import User
 from qualifica.db import utcnow
 from qualifica.errors import AppError
-from qualifica.jobs.leases import compare_and_set, lease_free
+from qualifica.jobs.leases import compare_and_set, database_now, lease_free, new_holder
 from qualifica.meta.errors import MetaError
 from qualifica.runtime import Runtime
 from qualifica.security.crypto import unseal
@@ -68,9 +68,9 @@ STATUS_OF = {
 async def _holding(
     runtime: Runtime, user: User, status: AttemptStatus, missing: type[AppError]
 ) -> AsyncIterator[Attempt]:
-    """The organization's attempt waiting in ``status``, leased for the block, released after it (unless
-    the block handed the lease to the pipeline by moving the attempt on)."""
-    now = utcnow()
+    """The organization's attempt waiting in ``status``, leased for the block (``attempt.lease_owner`` is
+    the claim), released after it (unless the block handed the lease to the pipeline by moving it on)."""
+    holder = new_holder(runtime.owner)
     async with runtime.sessionmaker() as session, session.begin():
         attempt = await session.scalar(
             select(Attempt)
@@ -81,10 +81,8 @@ async def _holding(
         taken = attempt is not None and await compare_and_set(
             session,
             update(Attempt)
-            .where(
-                Attempt.id == attempt.id, Attempt.status == status, lease_free(Attempt.lease_expires_at, now)
-            )
-            .values(lease_owner=runtime.owner, lease_expires_at=now + LEASE),
+            .where(Attempt.id == attempt.id, Attempt.status == status, lease_free(Attempt.lease_expires_at))
+            .values(lease_owner=holder, lease_expires_at=database_now(LEASE)),
         )
     if attempt is None or not taken:
         raise missing  # none waits, or another request holds it right now
@@ -96,7 +94,7 @@ async def _holding(
                 update(Attempt)
                 .where(
                     Attempt.id == attempt.id,
-                    Attempt.lease_owner == runtime.owner,
+                    Attempt.lease_owner == holder,
                     Attempt.status != AttemptStatus.PROCESSING,  # the pipeline's now: it keeps the lease
                 )
                 .values(lease_owner=None, lease_expires_at=None)
@@ -117,6 +115,10 @@ def refusal(error: MetaError, call: str) -> AppError:
     failure = VerificationFailed(explanation.hint, status=status, headers=headers)
     failure.code = explanation.code  # type: ignore[misc]  # the catalogue's stable code
     return failure
+
+
+def _holder(attempt: Attempt) -> str:
+    return attempt.lease_owner or ""
 
 
 def _token(runtime: Runtime, attempt: Attempt) -> str:
@@ -149,7 +151,7 @@ async def request_code(runtime: Runtime, *, user: User, method: str) -> Verifica
             raise refusal(error, "request_code") from None
         results = dict(attempt.step_results or {})
         results["code_requested"] = {"method": method, "at": utcnow().isoformat()}
-        await attempts.write(runtime, attempt.id, step_results=results)
+        await attempts.write(runtime, attempt.id, holder=_holder(attempt), step_results=results)
     return VerificationAnswer(phone_number=number, method=method)
 
 
@@ -173,7 +175,9 @@ async def verify(runtime: Runtime, *, user: User, code: str, received_at: float)
         await attempts.write(
             runtime,
             attempt.id,
+            holder=_holder(attempt),
             status=AttemptStatus.PROCESSING,
+            state_consumed_at=utcnow(),  # the 15 minutes a run may take (§12) count from here
             step=Progress.TOKEN_EXCHANGED,
             phone_number_id=number.id,
             step_results=results,
@@ -215,6 +219,7 @@ async def add_number(runtime: Runtime, *, user: User, body: NumberRequest) -> Ve
         await attempts.write(
             runtime,
             attempt.id,
+            holder=_holder(attempt),
             status=AttemptStatus.VERIFICATION_REQUIRED,
             phone_number_id=phone_id,
             step_results=results,

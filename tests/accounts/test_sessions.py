@@ -136,17 +136,6 @@ class TestSessionRows:
         assert row.token_digest not in cookies[SESSION_COOKIE]
         assert row.revoked_at is None and row.expires_at > utcnow()
 
-    async def test_a_login_clears_the_users_ended_sessions(
-        self, app: FastAPI, admin_user: User, db: AsyncSession
-    ) -> None:
-        cookies, csrf = await signed_in(app, admin_user)
-        async with browser(app, cookies) as http:
-            await http.post("/api/v1/auth/logout", headers={"X-CSRF-Token": csrf})
-        live, _ = await signed_in(app, admin_user)
-        rows = (await db.scalars(select(UserSession).where(UserSession.user_id == admin_user.id))).all()
-        assert [row.revoked_at for row in rows] == [None]
-        assert not await refused(app, live)
-
     async def test_an_expired_session_is_refused(self, app: FastAPI, admin_user: User) -> None:
         cookies, _ = await signed_in(app, admin_user)
         with time_machine.travel(utcnow().timestamp() + 12 * 3600 + 5, tick=True):

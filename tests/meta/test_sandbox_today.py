@@ -119,6 +119,14 @@ class TestSeveralWabas:
             assert (await graph.get_waba(waba_id, token=token)).business_name == PRISMA
             assert len(await graph.list_phone_numbers(waba_id, token=token)) == 1
 
+    async def test_two_wabas_with_the_session_event(self, graph: GraphClient, sandbox: Sandbox) -> None:
+        prisma = sandbox.world.business_named(PRISMA).id
+        result = sandbox.complete_signup("finish_existing_number", business_id=prisma)
+        assert result.posted and result.code is not None
+        token = (await graph.exchange_code(result.code)).access_token
+        info = await graph.debug_token(token)
+        assert result.waba_id in info.waba_hints == waba_ids_of(sandbox, PRISMA)
+
     async def test_a_waba_with_two_numbers_and_no_phone_number_id(
         self, graph: GraphClient, sandbox: Sandbox
     ) -> None:
@@ -170,6 +178,12 @@ class TestV4Endings:
     async def test_the_older_endings_keep_version_3(self, sandbox: Sandbox) -> None:
         assert sandbox.complete_signup("finish").version == 3
         assert sandbox.complete_signup("finish_only_waba").event == "FINISH_ONLY_WABA"
+
+    def test_the_path_decides_whatever_the_popups_auto_mode(self, sandbox: Sandbox) -> None:
+        sandbox.set_auto("finish_two_wabas_no_event")
+        result = sandbox.complete_signup("finish")
+        assert (result.posted, result.version) == (True, 3)
+        assert not sandbox.complete_signup("finish_two_wabas_no_event").posted
 
 
 class TestVerification:

@@ -50,6 +50,7 @@ def receiver_server() -> Iterator[Receiver]:
 
 @pytest.fixture
 def receiver(receiver_server: Receiver, sandbox: Sandbox) -> Receiver:
+    sandbox.webhooks.wait_idle(15)  # an earlier test's deliveries must not land in this one's log
     receiver_server.bodies.clear()
     receiver_server.signatures_ok.clear()
     receiver_server.fail_first = 0

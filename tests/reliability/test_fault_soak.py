@@ -101,7 +101,7 @@ async def test_every_attempt_ends_as_expected_and_no_token_is_lost(
         creds = await credentials(app.state.settings, admin)
         async with httpx.AsyncClient(transport=transport, base_url="http://t", cookies=creds.cookies) as http:
             start = await http.post(f"{W}/embedded-signup/start", headers=creds.headers)
-            result = sandbox.complete_signup()
+            result = sandbox.complete_signup("finish_new_waba")  # one WABA per agency (§12)
             if fault:
                 fault.inject(sandbox)
             body = {"code": result.code, "state": start.json()["state"], "event": result.event, **result.data}

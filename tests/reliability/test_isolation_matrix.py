@@ -236,3 +236,32 @@ async def test_open_routes_have_their_own_guard(world: World) -> None:
             response = await http.get(path)
             assert response.status_code == 200
             assert all(secret_id not in response.text for secret_id in world.ids[1:])
+
+
+async def test_another_organization_can_neither_take_nor_disturb_ours(
+    world: World, sandbox: Sandbox, db: AsyncSession
+) -> None:
+    """ARCHITECTURE §12 across tenants: another agency's start leaves our open attempt alone, and its
+    signup of our WABA ends 409 ``waba_in_use`` with our connection and subscription untouched."""
+    app, ours, outsider = world.app, await world.creds(world.ours), await world.creds(world.outsider)
+    await call(app, "POST", f"{W}/connection/disconnect", {}, ours, csrf=True)
+    mine = await call(app, "POST", f"{W}/embedded-signup/start", {}, ours, csrf=True)
+    theirs = await call(app, "POST", f"{W}/embedded-signup/start", {}, outsider, csrf=True)
+    assert (mine.status_code, theirs.status_code) == (200, 200)
+    result = sandbox.complete_signup()  # our WABA again
+    body = {"code": result.code, "state": mine.json()["state"], "event": result.event, **result.data}
+    assert (
+        await call(app, "POST", f"{W}/embedded-signup/callback", body, ours, csrf=True)
+    ).status_code == 200
+    sandbox.clear_requests()
+    stolen = sandbox.complete_signup()
+    body = {"code": stolen.code, "state": theirs.json()["state"], "event": stolen.event, **stolen.data}
+    answer = await call(app, "POST", f"{W}/embedded-signup/callback", body, outsider, csrf=True)
+    assert answer.status_code == 409 and answer.json()["error"]["code"] == "waba_in_use"
+    for secret_id in world.ids[1:]:
+        assert secret_id not in answer.text
+    assert sandbox.requests("register") == []
+    assert [r.method for r in sandbox.requests("subscribed_apps")] == ["POST"]  # nothing unsubscribed
+    status = await call(app, "GET", f"{W}/connection/status", {}, ours, csrf=True)
+    assert status.json()["status"] == "active"
+    assert status.json()["connection"]["waba_id"] == result.waba_id

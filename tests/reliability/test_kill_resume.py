@@ -96,7 +96,7 @@ async def test_every_attempt_finishes_after_random_kills(
             while queue:
                 creds = queue.pop()
                 state = await start(url, creds)
-                result = sandbox.complete_signup()
+                result = sandbox.complete_signup("finish_new_waba")  # one WABA per agency (§12)
                 body = {"code": result.code, "state": state, "event": result.event, **result.data}
                 assert await post_until_answered(url, creds, body) in (200, 202, 401)
 

@@ -21,7 +21,7 @@ async def make_connection(
     app: FastAPI,
     *,
     waba_id: str,
-    phone_number_id: str = "1000001",
+    phone_number_id: str | None = None,  # one of its own unless given: a number has one holder (§12)
     token: str = "EAAtest-not-a-real-token",  # noqa: S107 - a placeholder no Graph call ever sees
     pin: str | None = None,
     display: str | None = "+55 11 4000-1234",
@@ -36,7 +36,7 @@ async def make_connection(
     connection = WhatsAppConnection(
         organization_id=organization.id,
         waba_id=waba_id,
-        phone_number_id=phone_number_id,
+        phone_number_id=phone_number_id or f"1{waba_id}",
         display_phone_number=display,
         business_name="Imobiliária Horizonte Ltda",
         status=status,

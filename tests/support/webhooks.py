@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import httpx
@@ -25,7 +26,10 @@ def envelope(*entries: dict[str, Any]) -> bytes:
 
 
 def account_entry(
-    event: str, waba_id: str, *, entry_id: str = "880000000000900", **extra: Any
+    event: str, waba_id: str, *, entry_id: str = "880000000000900", at: int | None = None, **extra: Any
 ) -> dict[str, Any]:
+    """An ``account_update`` entry sent ``at`` (Meta's whole seconds; now unless given: an event older
+    than the connection it reaches is ignored, ARCHITECTURE §12)."""
     value = {"event": event, "waba_info": {"waba_id": waba_id, "owner_business_id": "1"}, **extra}
-    return {"id": entry_id, "time": 1748477359, "changes": [{"field": "account_update", "value": value}]}
+    sent = int(time.time()) if at is None else at
+    return {"id": entry_id, "time": sent, "changes": [{"field": "account_update", "value": value}]}

@@ -174,6 +174,7 @@ class TestGranted:
             waba_id=result.waba_id,
             started_at=utcnow(),
             lease_expires_at=utcnow() + timedelta(minutes=10),  # postponed resume
+            step_results={"waba": {"id": result.waba_id}},  # Meta answered our read of the WABA
         )
         db.add(attempt)
         await db.commit()
@@ -181,6 +182,30 @@ class TestGranted:
         await process_webhooks(runtime)
         await db.refresh(attempt)
         assert attempt.lease_expires_at is None
+
+    async def test_partner_added_ignores_an_attempt_that_only_named_the_waba(
+        self, db: AsyncSession, app: FastAPI, sandbox: Sandbox, runtime: Runtime, webhook_url: str
+    ) -> None:
+        """A page can send any WABA id: only Meta's own answer ties a shared WABA to an attempt (§12)."""
+        result = sandbox.complete_signup()
+        admin = await make_user(db, await make_org(db))
+        not_before = utcnow() + timedelta(minutes=10)
+        attempt = EmbeddedSignupAttempt(
+            organization_id=admin.organization_id,
+            user_id=admin.id,
+            status=AttemptStatus.PROCESSING,
+            waba_id=result.waba_id,  # claimed by the browser, never confirmed by Meta
+            started_at=utcnow(),
+            lease_expires_at=not_before,
+        )
+        db.add(attempt)
+        await db.commit()
+        delivered(sandbox)
+        await process_webhooks(runtime)
+        await db.refresh(attempt)
+        assert attempt.lease_expires_at == not_before
+        change = await db.scalar(select(WebhookChange).where(WebhookChange.field == "account_update"))
+        assert change is not None and change.organization_id is None and change.outcome == "unmatched"
 
 
 class TestPhoneNotifications:

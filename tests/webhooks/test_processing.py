@@ -219,12 +219,15 @@ class TestLeases:
             ring=runtime.ring,
             signer=runtime.signer,
         )
-        (change_id,) = await claim_due(crashed)
-        assert await claim_due(runtime) == []  # held
+        first = await claim_due(crashed)
+        (change_id,) = first.ids
+        assert (await claim_due(runtime)).ids == []  # held
         later = utcnow() + processing.RETRY.lease + timedelta(seconds=1)
-        assert await claim_due(runtime, now=later) == [change_id]
-        assert await processing.handle(crashed, change_id) is WebhookOutcome.FAILED  # lease lost: no write
-        assert await processing.handle(runtime, change_id) is WebhookOutcome.UNMATCHED
+        second = await claim_due(runtime, now=later)
+        assert second.ids == [change_id]
+        lost = await processing.handle(crashed, change_id, holder=first.holder)
+        assert lost is WebhookOutcome.FAILED  # lease lost: no write
+        assert await processing.handle(runtime, change_id, holder=second.holder) is WebhookOutcome.UNMATCHED
         (change,) = await changes(db)
         assert (change.outcome, change.attempts) == ("unmatched", 2)
 

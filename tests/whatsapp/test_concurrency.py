@@ -72,7 +72,7 @@ async def _abandoned_attempt(
     """An attempt whose first runner exchanged the code, persisted the token and then died."""
     organization = await make_org(db, "Imobiliária Paralela")
     user = await make_user(db, organization)
-    result = sandbox.complete_signup()
+    result = sandbox.complete_signup("finish_new_waba")  # one WABA per organization (§12)
     token = (await graph.exchange_code(str(result.code))).access_token
     attempt = EmbeddedSignupAttempt(
         organization_id=organization.id,

@@ -197,7 +197,7 @@ class GraphObjects:
     def token_scopes(token: Token) -> tuple[list[str], list[dict[str, Any]]]:
         """The token's ``scopes`` and ``granular_scopes`` in its shape.
 
-        docs/meta.md#business-tokens-and-granular-scopes.
+        See docs/meta.md#business-tokens-and-granular-scopes.
         """
         portfolio = {"scope": "business_management", "target_ids": [token.business_id]}
         if token.shape == "legacy":

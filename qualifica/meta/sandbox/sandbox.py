@@ -154,11 +154,10 @@ class Sandbox:
     def set_token_shape(self, shape: TokenShape) -> None:
         """What ``debug_token`` reports for tokens minted from now on.
 
-        docs/meta.md#business-tokens-and-granular-scopes.
-
         ``june_2026`` (default): ``business_management`` (the portfolio) and
         ``whatsapp_business_manage_events`` (the WABAs), no classic WhatsApp scope; ``legacy``: both
-        ``whatsapp_business_management`` and ``whatsapp_business_messaging`` with the WABAs.
+        ``whatsapp_business_management`` and ``whatsapp_business_messaging`` with the WABAs
+        (docs/meta.md#business-tokens-and-granular-scopes).
         """
         if shape not in TOKEN_SHAPES:
             raise ValueError(f"unknown token shape {shape!r}")
@@ -225,14 +224,10 @@ class Sandbox:
     ) -> SignupResult:
         """Run a popup flow without a browser and return what the page would get."""
         with self.lock:
-            flow = self.new_flow(
-                origin=None,
-                cb=None,
-                redirect_uri=redirect_uri,
-                state=None,
-                extras={},
-                auto=AutoMode(path, "message_first") if path in V4_PATHS else None,
-            )
+            flow = self.new_flow(origin=None, cb=None, redirect_uri=redirect_uri, state=None, extras={})
+            # The path decides, whatever auto mode the scenario holds for popups.
+            flow.version = 4 if path in V4_PATHS else 3
+            flow.post_event = path != "finish_two_wabas_no_event"
             business = (
                 self.world.businesses[business_id]
                 if business_id

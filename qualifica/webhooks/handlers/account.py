@@ -10,15 +10,22 @@ from sqlalchemy import select, update
 from qualifica.logging import get_logger
 from qualifica.meta.errors import MetaError
 from qualifica.observability.webhook_metrics import WebhookOutcome
-from qualifica.security.crypto import unseal
+from qualifica.webhooks.models import WebhookChange
 from qualifica.webhooks.routing import Context, Handler
-from qualifica.whatsapp.connection_state import clear_warning, mark_active, mark_error, set_warning
+from qualifica.whatsapp.connection_state import (
+    clear_warning,
+    mark_active,
+    mark_error,
+    readable_token,
+    set_warning,
+)
 from qualifica.whatsapp.models import (
     AttemptStatus,
     ConnectionStatus,
     EmbeddedSignupAttempt,
     WhatsAppConnection,
 )
+from qualifica.whatsapp.ownership import waba_confirmed
 
 log = get_logger(__name__)
 
@@ -33,9 +40,14 @@ BAN_DATE = "waba_ban_date"
 
 async def handle(context: Context) -> WebhookOutcome:
     event = str(context.value.get("event") or "")
+    connection = context.connection
+    if connection is not None and _before_connected(context.change, connection):
+        # Meta retries an event for days: one about the connection this replaced (an uninstall before the
+        # reconnect) is kept in the inbox and changes nothing.
+        log.info("webhook.late_account_event_ignored", meta_event=event, connection_id=str(connection.id))
+        return WebhookOutcome.PROCESSED
     if event in GRANTED:
         return await _granted(context, event)
-    connection = context.connection
     if connection is None:
         return WebhookOutcome.UNMATCHED
     if event in REVOKED:
@@ -46,6 +58,14 @@ async def handle(context: Context) -> WebhookOutcome:
     elif event in WARNINGS:
         WARNINGS[event](context, connection)
     return WebhookOutcome.PROCESSED
+
+
+def _before_connected(change: WebhookChange, connection: WhatsAppConnection) -> bool:
+    """``entry.time`` (whole seconds) earlier than the connection's ``connected_at`` (to the second)."""
+    occurred, connected = change.occurred_at, connection.connected_at
+    if occurred is None or connected is None:
+        return False
+    return occurred < connected.replace(microsecond=0)
 
 
 def _object(value: object) -> dict[str, Any]:
@@ -114,15 +134,16 @@ async def _granted(context: Context, event: str) -> WebhookOutcome:
         if connection.status is ConnectionStatus.ERROR and await _token_works(context):
             await mark_active(context.session, connection, source="webhook", event=event)
         return WebhookOutcome.PROCESSED
-    attempt = await context.session.scalar(
+    candidates = await context.session.scalars(
         select(EmbeddedSignupAttempt)
         .where(
             EmbeddedSignupAttempt.waba_id == context.change.waba_id,
             EmbeddedSignupAttempt.status == AttemptStatus.PROCESSING,
         )
         .order_by(EmbeddedSignupAttempt.created_at.desc())
-        .limit(1)
     )
+    # Only an attempt Meta showed the WABA to: a page can name any WABA id in its callback.
+    attempt = next((a for a in candidates if waba_confirmed(a, context.change.waba_id)), None)
     if attempt is None:
         # A WABA shared with us whose browser callback never arrived: without Meta's code it cannot be
         # completed here; it stays unmatched (and counted) for support to follow up.
@@ -146,7 +167,7 @@ async def _token_works(context: Context) -> bool:
     """
     connection = context.connection
     assert connection is not None
-    token = unseal(context.runtime.ring, connection, "access_token")
+    token = readable_token(context.runtime.ring, connection)  # undecryptable: as good as invalid
     if not token:
         return False
     try:
