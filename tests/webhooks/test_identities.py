@@ -28,6 +28,7 @@ LEAD = "5511912345678"
 def webhook_url(settings: Settings, sandbox: Sandbox) -> Iterator[str]:
     with live_server(settings) as url:
         sandbox.webhooks.url = url + WEBHOOK_PATH
+        assert sandbox.webhooks.wait_idle(15)  # an earlier test's retries end before this one starts
         sandbox.webhooks.deliveries.clear()
         yield url
 
