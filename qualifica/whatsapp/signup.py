@@ -124,10 +124,11 @@ async def finish(runtime: Runtime, *, user: User, data: CallbackInput) -> Attemp
     state = verify_state(runtime, data.body.state, user)
     async with runtime.sessionmaker() as session:
         attempt = await _attempt_of(session, state)
-        if lifecycle.is_superseded(attempt):
-            raise AttemptSuperseded
+        # The rollout flag gates every callback first: switched off, nothing says more than that.
         if not await signup_enabled(session, runtime, user.organization_id):
             raise FeatureDisabled
+        if lifecycle.is_superseded(attempt):
+            raise AttemptSuperseded
         connected = attempt.code_digest is None and await active_connection(session, user.organization_id)
     if connected:
         raise AlreadyConnected
