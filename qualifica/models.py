@@ -6,12 +6,18 @@ from qualifica.db import Base
 from qualifica.flags import FeatureFlag
 from qualifica.observability.models import AnalyticsEvent
 from qualifica.webhooks.models import WebhookChange, WebhookEvent
-from qualifica.whatsapp.models import EmbeddedSignupAttempt, WhatsAppConnection
+from qualifica.whatsapp.models import (
+    CoexistenceSync,
+    EmbeddedSignupAttempt,
+    WhatsAppConnection,
+    WhatsAppContact,
+)
 
 __all__ = [
     "AnalyticsEvent",
     "AuditEntry",
     "Base",
+    "CoexistenceSync",
     "EmbeddedSignupAttempt",
     "FeatureFlag",
     "LoginFailure",
@@ -22,4 +28,5 @@ __all__ = [
     "WebhookChange",
     "WebhookEvent",
     "WhatsAppConnection",
+    "WhatsAppContact",
 ]

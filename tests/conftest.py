@@ -132,10 +132,6 @@ def live_sandbox(live_sandbox_server: LiveSandbox) -> LiveSandbox:
     sandbox.reset()
     sandbox.webhooks.url = None
     sandbox.webhooks.duplicate_rate = 0.0
-    # The sandbox mints June 2026's token shape by default; the signup pipeline still gates on the
-    # older scope names until it proves access by use (ARCHITECTURE §14), so the tests written for it
-    # keep the older shape. A test of today's shape asks for it: set_token_shape("june_2026").
-    sandbox.set_token_shape("legacy")
     return live_sandbox_server
 
 

@@ -27,6 +27,12 @@ const META_ERROR = root.dataset.metaError;
 const FAILED_TITLE = root.dataset.failedTitle;
 const BROKEN_TITLE = root.dataset.brokenTitle;
 const PIN_FORMAT = root.dataset.pinFormat;
+const CODE_FORMAT = root.dataset.codeFormat;
+const CHOICE_WABA_TITLE = root.dataset.choiceWabaTitle;
+const CHOICE_NUMBER_TITLE = root.dataset.choiceNumberTitle;
+const CODE_SENT = { sms: root.dataset.codeSentSms, voice: root.dataset.codeSentVoice };
+// The signup waits for the admin (ARCHITECTURE §14): the status → the panel that asks for it.
+const WAITING = ["pin_required", "choice_required", "verification_required", "number_required"];
 const slot = root.querySelector("[data-slot]");
 const watchdogMs = Number(root.dataset.watchdogMs) || 60000;
 // After the login callback, how long the session message may still be on its way (the code is dying).
@@ -114,6 +120,9 @@ function showStatus(status) {
   if (status.status === "connecting") return false;
   if (status.status === "active") showConnected(status.connection);
   else if (status.status === "pin_required") showPin();
+  else if (status.status === "choice_required") showChoice(status.attempt_id, status.choices);
+  else if (status.status === "verification_required") showVerification(status.phone_number);
+  else if (status.status === "number_required") show("number");
   else if (status.error) showError(status.error, status.status === "error" ? BROKEN_TITLE : FAILED_TITLE);
   else show("idle");
   return true;
@@ -168,8 +177,10 @@ async function poll() {
   for (;;) {
     const status = await fetchStatus();
     if (status && showStatus(status)) return;
-    const slow = Date.now() - since > SLOW_AFTER_MS;
-    setText("step", STEP_TEXT[slow ? "slow" : status && status.step] || STEP_TEXT.callback_received);
+    const step = status && status.step;
+    // Meta's rate limit says itself how long it lasts; otherwise, after a while, that it is slow.
+    const slow = step !== "rate_limited" && Date.now() - since > SLOW_AFTER_MS;
+    setText("step", STEP_TEXT[slow ? "slow" : step] || STEP_TEXT.callback_received);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
 }
@@ -354,7 +365,13 @@ async function submit(attempt) {
   showConnecting("saving");
   const answer = await api("POST", "/embedded-signup/callback", body);
   if (answer.status === 200) return refresh();
-  if (answer.status === 202) return answer.body && answer.body.status === "pin_required" ? showPin() : poll();
+  return showAnswer(answer);
+}
+
+// The callback's answer, as choose and verify give it too: connected, still running, or waiting for us.
+function showAnswer(answer) {
+  if (answer.status === 200) return refresh();
+  if (answer.status === 202) return answer.body && WAITING.includes(answer.body.status) ? refresh() : poll();
   if (answer.status === 0) return poll(); // the answer was lost, not necessarily the work: ask the status
   return showError(answer.body && answer.body.error);
 }
@@ -403,6 +420,108 @@ async function submitPin(form) {
   return showError(error);
 }
 
+// ---- the signup waits for the admin: which account or number, the number's code, a number -----------
+
+function option(name, value, title, detail) {
+  const label = document.createElement("label");
+  const input = Object.assign(document.createElement("input"), { type: "radio", name, value, required: true });
+  const text = document.createElement("span");
+  text.append(Object.assign(document.createElement("strong"), { textContent: title || value }));
+  if (detail) text.append(Object.assign(document.createElement("small"), { textContent: detail }));
+  label.append(input, text);
+  return label;
+}
+
+// Several accounts: pick one (its numbers may be asked next). One account, several numbers: pick a number.
+function showChoice(attemptId, choices) {
+  show("choice");
+  const wabas = (choices && choices.wabas) || [];
+  const numbers = (choices && choices.phone_numbers) || [];
+  const list = field("choices");
+  if (!list) return; // a member's panel has no form
+  const form = list.closest("form");
+  form.dataset.attemptId = attemptId || "";
+  if (numbers.length) {
+    form.dataset.wabaId = wabas.length ? wabas[0].id : "";
+    setText("choice-title", CHOICE_NUMBER_TITLE);
+    list.replaceChildren(
+      ...numbers.map((number) => option("phone_number_id", number.id, number.display_phone_number, number.verified_name)),
+    );
+  } else {
+    delete form.dataset.wabaId;
+    setText("choice-title", CHOICE_WABA_TITLE);
+    list.replaceChildren(...wabas.map((waba) => option("waba_id", waba.id, waba.name, `WABA ${waba.id}`)));
+  }
+}
+
+async function choose(form) {
+  const picked = form.querySelector("input[type=radio]:checked");
+  if (!picked) return;
+  const body = { attempt_id: form.dataset.attemptId };
+  if (picked.name === "phone_number_id") {
+    body.waba_id = form.dataset.wabaId;
+    body.phone_number_id = picked.value;
+  } else {
+    body.waba_id = picked.value;
+  }
+  form.querySelector("button[type=submit]").disabled = true;
+  showConnecting("saving");
+  showAnswer(await api("POST", "/embedded-signup/choose", body));
+}
+
+function showVerification(number) {
+  show("verification");
+  setText("verification-number", (number && (number.display_phone_number || number.id)) || "");
+}
+
+async function sendCode(button) {
+  const method = button.dataset.method;
+  for (const each of slot.querySelectorAll("[data-action=send-code]")) each.disabled = true;
+  const answer = await api("POST", "/connection/verification/request", { method });
+  for (const each of slot.querySelectorAll("[data-action=send-code]")) each.disabled = false;
+  if (answer.ok) {
+    setText("verification-error", "");
+    setText("code-sent", CODE_SENT[method]);
+    const input = slot.querySelector("#wa-code-input");
+    if (input) input.focus();
+    return;
+  }
+  const error = answer.body && answer.body.error;
+  if (error && error.code === "no_verification_required") return refresh();
+  return setText("verification-error", (error && error.message) || OFFLINE);
+}
+
+async function verifyCode(form) {
+  const input = form.querySelector("input");
+  const code = input.value.trim();
+  if (!/^[0-9]{6}$/.test(code)) return setText("verification-error", CODE_FORMAT);
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  const answer = await api("POST", "/connection/verification/verify", { code });
+  input.value = "";
+  button.disabled = false;
+  const error = answer.body && answer.body.error;
+  if (!answer.ok && answer.status !== 0 && error && error.code !== "session_expired") {
+    if (error.code === "no_verification_required") return refresh();
+    return setText("verification-error", error.message);
+  }
+  showConnecting("registering");
+  return showAnswer(answer);
+}
+
+async function addNumber(form) {
+  const body = {};
+  for (const input of form.querySelectorAll("[data-input]")) body[input.dataset.input] = input.value.trim();
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  const answer = await api("POST", "/connection/number", body);
+  button.disabled = false;
+  if (answer.ok) return showVerification(answer.body.phone_number);
+  const error = answer.body && answer.body.error;
+  if (error && error.code === "no_number_required") return refresh();
+  return setText("number-error", (error && error.message) || OFFLINE);
+}
+
 async function disconnect(dialog) {
   const reason = dialog.querySelector("textarea").value.trim();
   const answer = await api("POST", "/connection/disconnect", reason ? { reason } : {});
@@ -432,6 +551,8 @@ function onClick(event) {
     openFullPage();
   } else if (action === "confirm-disconnect") {
     slot.querySelector("[data-role=disconnect-dialog]").showModal();
+  } else if (action === "send-code") {
+    sendCode(button);
   }
 }
 
@@ -441,6 +562,15 @@ function onSubmit(event) {
   if (form.dataset.form === "pin") {
     event.preventDefault();
     submitPin(form);
+  } else if (form.dataset.form === "choose") {
+    event.preventDefault();
+    choose(form);
+  } else if (form.dataset.form === "verify") {
+    event.preventDefault();
+    verifyCode(form);
+  } else if (form.dataset.form === "number") {
+    event.preventDefault();
+    addNumber(form);
   } else if (form.dataset.form === "disconnect" && event.submitter && event.submitter.value === "confirm") {
     event.preventDefault();
     disconnect(form.closest("dialog"));
@@ -458,6 +588,8 @@ function wire() {
     window.history.replaceState(null, "", url.pathname + url.search);
   }
   if (root.dataset.panel === "connecting") poll();
+  // A page opened while the signup waits for a choice or a code: the choices and the number come from the status.
+  if (["choice", "verification"].includes(root.dataset.panel)) refresh();
 }
 
 wire();

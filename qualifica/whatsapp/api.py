@@ -25,18 +25,26 @@ from qualifica.meta.credentials import effective_credentials
 from qualifica.observability import signup_metrics
 from qualifica.runtime import Runtime
 from qualifica.whatsapp import connection as connection_service
-from qualifica.whatsapp import health_check, signup
+from qualifica.whatsapp import health_check, signup, verification
 from qualifica.whatsapp.errors import (
     AlreadyConnected,
+    AttemptSuperseded,
     FeatureDisabled,
+    InvalidChoice,
+    InvalidCode,
+    InvalidNumber,
     InvalidPin,
     InvalidState,
     MetaFailure,
+    NoNumberRequired,
     NoPinRequired,
     NotConnected,
+    NoVerificationRequired,
     PinMismatch,
+    RateLimited,
     SessionExpired,
     StateAlreadyUsed,
+    VerificationFailed,
     WabaNotGranted,
 )
 from qualifica.whatsapp.outcomes import AttemptOutcome
@@ -45,12 +53,17 @@ from qualifica.whatsapp.schemas import (
     CallbackPending,
     CallbackRequest,
     CancelRequest,
+    ChooseRequest,
     DisconnectRequest,
     DisconnectResponse,
     ErrorReport,
+    NumberRequest,
     PinRequest,
     StartResponse,
     StatusResponse,
+    VerificationAnswer,
+    VerificationCodeRequest,
+    VerifyCodeRequest,
 )
 from qualifica.whatsapp.status import connection_view, status_response
 
@@ -62,6 +75,13 @@ ADMIN = (NotAuthenticated, CSRFFailed, Forbidden)
 BODY = (MalformedJSON, InvalidRequest)
 STATE = (InvalidState, SessionExpired)
 CONNECTED: dict[int | str, dict[str, Any]] = {200: {"model": CallbackDone, "description": "connected"}}
+PENDING: dict[int | str, dict[str, Any]] = {
+    202: {
+        "model": CallbackPending,
+        "description": "processing (poll the status), or waiting for the admin: pin_required, "
+        "choice_required (with choices), verification_required, number_required",
+    }
+}
 
 
 def client_ip(request: Request) -> str | None:
@@ -103,7 +123,7 @@ async def start(
     "/embedded-signup/callback",
     responses={
         **CONNECTED,
-        202: {"model": CallbackPending, "description": "processing (poll the status) or pin_required"},
+        **PENDING,
         **error_responses(
             *ADMIN,
             *BODY,
@@ -238,3 +258,64 @@ async def check_health(principal: AdminPrincipal, db: SessionDep, runtime: Runti
     )  # end the request's read (the principal) so the check's writes never wait on it (SQLite)
     await health_check.check_organization(runtime, organization_id=organization_id)
     return status_response(await connection_view(db, organization_id=organization_id))
+
+
+@router.post(
+    "/embedded-signup/choose",
+    responses={
+        **CONNECTED,
+        **PENDING,
+        **error_responses(
+            *ADMIN, *BODY, InvalidChoice, AttemptSuperseded, WabaNotGranted, SessionExpired, MetaFailure
+        ),
+    },
+)
+async def choose(body: ChooseRequest, principal: AdminPrincipal, runtime: RuntimeDep) -> Response:
+    """The WABA (and number) the admin picked among the callback's ``choices``; answers as the callback."""
+    received_at = time.monotonic()
+    outcome = await signup.choose(runtime, user=principal.user, body=body, received_at=received_at)
+    return _answer(outcome)
+
+
+VERIFICATION_ERRORS = (*ADMIN, *BODY, SessionExpired, VerificationFailed, RateLimited, MetaFailure)
+
+
+@router.post(
+    "/connection/verification/request",
+    response_model=VerificationAnswer,
+    responses=error_responses(*VERIFICATION_ERRORS, NoVerificationRequired),
+)
+async def request_verification_code(
+    body: VerificationCodeRequest, principal: AdminPrincipal, runtime: RuntimeDep
+) -> VerificationAnswer:
+    """Meta sends the number's 6-digit code by SMS or voice call (in Portuguese)."""
+    return await verification.request_code(runtime, user=principal.user, method=body.method)
+
+
+@router.post(
+    "/connection/verification/verify",
+    responses={
+        **CONNECTED,
+        **PENDING,
+        **error_responses(*VERIFICATION_ERRORS, InvalidCode, NoVerificationRequired),
+    },
+)
+async def verify_code(body: VerifyCodeRequest, principal: AdminPrincipal, runtime: RuntimeDep) -> Response:
+    """The code the number received; then registration goes on as after the callback."""
+    received_at = time.monotonic()
+    outcome = await verification.verify(
+        runtime, user=principal.user, code=body.code.strip(), received_at=received_at
+    )
+    return _answer(outcome)
+
+
+@router.post(
+    "/connection/number",
+    response_model=VerificationAnswer,
+    responses=error_responses(*VERIFICATION_ERRORS, InvalidNumber, NoNumberRequired),
+)
+async def add_number(
+    body: NumberRequest, principal: AdminPrincipal, runtime: RuntimeDep
+) -> VerificationAnswer:
+    """Add the number to the WABA the signup connected; it then waits for its verification code."""
+    return await verification.add_number(runtime, user=principal.user, body=body)

@@ -140,6 +140,61 @@ FLOW_ERRORS: dict[str, Explanation] = {
     ),
 }
 
+# The number's verification and its creation (ARCHITECTURE §14; reference 2026 §7): the same Meta code
+# means different things on each call (100 is "wrong code" on verify_code, "already in use" on adding a
+# number), so these are read per call first, then through ``GRAPH_ERRORS``.
+_WAIT_CODE = "Aguarde alguns minutos antes de pedir outro código."
+VERIFICATION_ERRORS: dict[tuple[str, int, int | None], Explanation] = {
+    ("verify_code", 100, None): Explanation(
+        "verification_code_invalid",
+        "O código está errado ou expirou. Confira os 6 dígitos recebidos ou peça um novo código.",
+    ),
+    ("verify_code", 136025, None): Explanation(
+        "verification_code_invalid",
+        "O código está errado ou expirou. Confira os 6 dígitos recebidos ou peça um novo código.",
+    ),
+    ("request_code", 100, None): Explanation(
+        "number_not_eligible",
+        "A Meta não pode enviar um código para este número agora. Confira o número e tente mais tarde.",
+    ),
+    ("request_code", 136024, None): Explanation(
+        "verification_code_limit", f"Foram pedidos códigos demais para este número. {_WAIT_CODE}"
+    ),
+    ("request_code", 4, 2446079): Explanation(
+        "verification_code_limit", f"Foram pedidos códigos demais para este número. {_WAIT_CODE}"
+    ),
+    ("verify_code", 4, 2446079): Explanation(
+        "verification_code_limit",
+        "Foram feitas tentativas demais com este número. Aguarde alguns minutos e tente de novo.",
+    ),
+    ("add_phone_number", 100, None): Explanation(
+        "number_rejected",
+        "A Meta recusou o número ou o nome de exibição. Confira o código do país, o DDD e o número, e use "
+        "um nome de exibição de 2 a 75 caracteres.",
+    ),
+    ("add_phone_number", 200, 1349175): Explanation(
+        "phone_number_limit",
+        "A conta do WhatsApp Business atingiu o limite de números. Remova um número no Gerenciador do "
+        "WhatsApp ou use outra conta.",
+    ),
+    ("add_phone_number", 4, 2446080): Explanation(
+        "rate_limited", "Foram adicionados números demais em pouco tempo. Aguarde e tente de novo."
+    ),
+    **{
+        (call, code, None): Explanation(
+            "number_not_eligible",
+            "Este número não pode ser verificado pela API agora (está em migração). Fale com o suporte.",
+        )
+        for call in ("request_code", "verify_code")
+        for code in (2388091, 2388093)
+    },
+}
+
+NUMBER_IN_USE = Explanation(
+    "number_in_use",
+    "Este número já está em uso em outra conta do WhatsApp Business ou no WhatsApp. "
+    "Remova-o de lá ou use outro número.",
+)
 UNKNOWN = Explanation("meta_error", f"A Meta recusou a operação. {_SUPPORT}")
 TRANSIENT = Explanation(
     "meta_unavailable", "A Meta está instável no momento. Tente de novo em alguns minutos."
@@ -155,6 +210,18 @@ def explain_meta(error: MetaError) -> Explanation:
     if 200 <= error.code <= 299:
         return GRAPH_ERRORS[(200, None)]
     return GRAPH_ERRORS.get((error.code, None)) or (TRANSIENT if error.transient else UNKNOWN)
+
+
+def explain_verification(error: MetaError, call: str) -> Explanation:
+    """``error`` of ``call`` (``request_code``, ``verify_code``, ``add_phone_number``) in plain Portuguese."""
+    if call == "add_phone_number" and error.code == 100 and error.http_status == 409:
+        return NUMBER_IN_USE  # Meta's 409: "already registered with WhatsApp Business" (OpenAPI example)
+    if error.code is not None:
+        for subcode in (error.subcode, None):
+            found = VERIFICATION_ERRORS.get((call, error.code, subcode))
+            if found is not None:
+                return found
+    return explain_meta(error)
 
 
 def explain_flow_code(code: str | None) -> Explanation | None:

@@ -106,3 +106,44 @@ class SignupInternalError(AppError):
         "Não foi possível concluir a conexão por um erro inesperado do nosso lado. Clique para tentar "
         "novamente; se continuar, entre em contato com o suporte."
     )
+
+
+# ARCHITECTURE §14: the admin's answers to a signup that waits for them.
+class InvalidChoice(AppError):
+    code, status = "invalid_choice", 422
+    message = "Escolha uma das contas e um dos números oferecidos."
+
+
+class NoVerificationRequired(AppError):
+    code, status = "no_verification_required", 409
+    message = "Nenhuma conexão está aguardando a verificação do número."
+
+
+class NoNumberRequired(AppError):
+    code, status = "no_number_required", 409
+    message = "Nenhuma conexão está aguardando um número de telefone."
+
+
+class InvalidCode(AppError):
+    code, status = "invalid_code", 422
+    message = "O código de verificação deve ter exatamente 6 dígitos."
+
+
+class InvalidNumber(AppError):
+    code, status = "invalid_number", 422
+    message = (
+        "Informe o código do país (por exemplo 55), o número com DDD (só dígitos) e um nome de exibição "
+        "de 2 a 75 caracteres."
+    )
+
+
+class VerificationFailed(AppError):
+    """Meta refused a verification step; ``code`` and ``status`` come from the catalogue's reading."""
+
+    code, status = "verification_refused", 422
+    message = "A Meta recusou a verificação do número."
+
+
+class RateLimited(AppError):
+    code, status = "rate_limited", 429
+    message = "A Meta está limitando as requisições agora. Tente de novo em alguns minutos."

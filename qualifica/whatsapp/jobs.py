@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 
 from qualifica.db import utcnow
+from qualifica.jobs.leases import lease_free
 from qualifica.jobs.runner import Job
 from qualifica.logging import get_logger
 from qualifica.observability import signup_metrics
@@ -21,12 +22,19 @@ from qualifica.runtime import Runtime
 from qualifica.security.state import STATE_MAX_AGE_SECONDS
 from qualifica.whatsapp import attempts, lifecycle, retention
 from qualifica.whatsapp.attempts import Attempt
+from qualifica.whatsapp.coexistence import request_due_syncs
 from qualifica.whatsapp.health_check import run_due_health_checks
 from qualifica.whatsapp.models import AttemptStatus
 from qualifica.whatsapp.pipeline import run_attempt
 
 log = get_logger(__name__)
 BATCH = 10
+WAITING_FOR_ADMIN = (
+    AttemptStatus.CHOICE_REQUIRED,
+    AttemptStatus.VERIFICATION_REQUIRED,
+    AttemptStatus.NUMBER_REQUIRED,
+)
+WAITING_LIFETIME = timedelta(hours=24)
 
 
 async def resume_due(runtime: Runtime, *, now: datetime | None = None) -> int:
@@ -56,8 +64,25 @@ async def expire_abandoned(runtime: Runtime, *, now: datetime | None = None) -> 
             )
             .values(status=AttemptStatus.EXPIRED, finished_at=now)
         )
+        # A signup waiting for the admin's choice, code or number holds a sealed token: not forever.
+        waited = await session.execute(
+            update(Attempt)
+            .where(
+                Attempt.status.in_(WAITING_FOR_ADMIN),
+                Attempt.updated_at < now - WAITING_LIFETIME,
+                lease_free(Attempt.lease_expires_at, now),
+            )
+            .values(
+                status=AttemptStatus.EXPIRED,
+                finished_at=now,
+                updated_at=now,
+                access_token=None,
+                registration_pin=None,
+            )
+        )
     # and those stuck processing past 15 minutes, or waiting for a PIN past 24 hours (§12)
-    return int(result.rowcount) + await lifecycle.expire_stuck(runtime, now=now)  # type: ignore[attr-defined]
+    expired = int(result.rowcount) + int(waited.rowcount)  # type: ignore[attr-defined]
+    return expired + await lifecycle.expire_stuck(runtime, now=now)
 
 
 JOBS = (
@@ -65,5 +90,7 @@ JOBS = (
     Job("signup.expire", expire_abandoned, interval=10.0),
     # Each check is a few Meta calls; which connections are due is ``health_check_interval_seconds``.
     Job("connection.health_check", run_due_health_checks, interval=5.0),
+    # A coexistence number's contact and history syncs (once each, within Meta's 24 h).
+    Job("coexistence.sync", request_due_syncs, interval=5.0),
     retention.JOB,
 )

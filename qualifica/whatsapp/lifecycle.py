@@ -23,7 +23,15 @@ from qualifica.whatsapp.models import AttemptStatus
 from qualifica.whatsapp.outcomes import AttemptOutcome, StepFailure, fail, record_failure
 from qualifica.whatsapp.steps import METRIC_STEP, SUPERSEDED, PipelineStep, Progress
 
-OPEN = (AttemptStatus.STARTED, AttemptStatus.PROCESSING, AttemptStatus.PIN_REQUIRED)
+OPEN = (
+    AttemptStatus.STARTED,
+    AttemptStatus.PROCESSING,
+    AttemptStatus.PIN_REQUIRED,
+    # waiting for the admin's choice, code or number (ARCHITECTURE §14)
+    AttemptStatus.CHOICE_REQUIRED,
+    AttemptStatus.VERIFICATION_REQUIRED,
+    AttemptStatus.NUMBER_REQUIRED,
+)
 PROCESSING_LIMIT = timedelta(minutes=15)  # no attempt stays ``processing`` longer
 PIN_WAIT_LIMIT = timedelta(hours=24)  # an attempt waits this long for the admin's PIN
 # The step an unexpected error is reported at: the one the attempt's last marker was about to run.

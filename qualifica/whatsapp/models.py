@@ -7,10 +7,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qualifica.db import SEALED, Base, Timestamps, UUIDPk, str_enum
+from qualifica.jobs.leases import Retried
 from qualifica.whatsapp.steps import Progress
 
 
@@ -24,6 +25,10 @@ class AttemptStatus(StrEnum):
     STARTED = "started"
     PROCESSING = "processing"
     PIN_REQUIRED = "pin_required"
+    # Waiting for the admin (ARCHITECTURE §14): which WABA or number; the number's code; a number at all.
+    CHOICE_REQUIRED = "choice_required"
+    VERIFICATION_REQUIRED = "verification_required"
+    NUMBER_REQUIRED = "number_required"
     COMPLETED = "completed"
     CANCELLED = "cancelled"
     FAILED = "failed"
@@ -123,3 +128,76 @@ class EmbeddedSignupAttempt(UUIDPk, Timestamps, Base):
     pin_mismatches: Mapped[int] = mapped_column(default=0, server_default="0")  # the admin's wrong PINs
     ip_address: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(512))
+
+
+class SyncType(StrEnum):
+    """Meta's ``smb_app_data`` sync types, in the order they are requested (contacts, then history)."""
+
+    CONTACTS = "smb_app_state_sync"
+    HISTORY = "history"
+
+
+class SyncStatus(StrEnum):
+    PENDING = "pending"
+    REQUESTED = "requested"
+    FAILED = "failed"
+
+
+class CoexistenceSync(UUIDPk, Timestamps, Retried, Base):
+    """One of the two one-shot syncs of a WhatsApp Business app number, requested once after onboarding.
+
+    Meta accepts each sync type once, within 24 h of onboarding (docs/meta.md, coexistence); the row is
+    the record that it was asked for (``request_id`` is Meta's, for support) and of what came back.
+    """
+
+    __tablename__ = "whatsapp_coexistence_syncs"
+    __table_args__ = (
+        UniqueConstraint("attempt_id", "sync_type"),
+        Index("ix_whatsapp_coexistence_syncs_due", "status", "next_attempt_at"),
+    )
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    connection_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("whatsapp_connections.id", ondelete="CASCADE")
+    )
+    attempt_id: Mapped[uuid.UUID]
+    phone_number_id: Mapped[str] = mapped_column(String(64))
+    sync_type: Mapped[SyncType] = mapped_column(str_enum(SyncType, "sync_type"))
+    position: Mapped[int]  # 1 for contacts, 2 for history: history waits for contacts
+    status: Mapped[SyncStatus] = mapped_column(str_enum(SyncStatus, "sync_status"))
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    requested_at: Mapped[datetime | None]
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    # What Meta delivered for it (the webhooks): the last delivery, history's progress (0–100).
+    last_delivery_at: Mapped[datetime | None]
+    progress: Mapped[int | None]
+
+
+class WhatsAppContact(UUIDPk, Timestamps, Base):
+    """A person who wrote to (or was synced from) a connected number: the lead's identity.
+
+    Meta identifies people by a business-scoped user id (``user_id``, BSUID) and, unless they use a
+    username, by their phone (``wa_id``); either may be missing, and both can change (system messages
+    ``user_changed_user_id`` and ``user_changed_number``), so a contact is never keyed on the phone alone.
+    """
+
+    __tablename__ = "whatsapp_contacts"
+    __table_args__ = (
+        UniqueConstraint("phone_number_id", "user_id"),
+        UniqueConstraint("phone_number_id", "wa_id"),
+    )
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    phone_number_id: Mapped[str] = mapped_column(String(64))  # our number the contact talks to
+    user_id: Mapped[str | None] = mapped_column(String(256))
+    wa_id: Mapped[str | None] = mapped_column(String(32))
+    username: Mapped[str | None] = mapped_column(String(128))
+    profile_name: Mapped[str | None] = mapped_column(String(255))
+    previous_user_ids: Mapped[list[Any] | None]
+    previous_wa_ids: Mapped[list[Any] | None]
+    source: Mapped[str] = mapped_column(String(32))  # messages | smb_app_state_sync | history | echo
+    last_inbound_at: Mapped[datetime | None]

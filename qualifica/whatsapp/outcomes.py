@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import select, update
@@ -28,12 +28,35 @@ from qualifica.security.crypto import seal
 from qualifica.whatsapp import ownership
 from qualifica.whatsapp.attempts import RETRY, Attempt
 from qualifica.whatsapp.catalogue import METRIC_ERROR_CODE
-from qualifica.whatsapp.models import AttemptStatus, ConnectionStatus, WhatsAppConnection
-from qualifica.whatsapp.schemas import CallbackDone, CallbackPending, Pending
+from qualifica.whatsapp.models import (
+    AttemptStatus,
+    CoexistenceSync,
+    ConnectionStatus,
+    SyncStatus,
+    SyncType,
+    WhatsAppConnection,
+)
+from qualifica.whatsapp.schemas import CallbackDone, CallbackPending, Choices, Pending
 from qualifica.whatsapp.steps import METRIC_STEP, PipelineStep
 
-# The ending's ``outcome`` on the callback histogram (ARCHITECTURE §10); the route adds ``rejected``.
-Ending = Literal["completed", "processing", "pin_required", "failed"]
+# The ending's ``outcome`` on the callback histogram (ARCHITECTURE §10, plus §14's waits for the admin);
+# the route adds ``rejected``.
+Ending = Literal[
+    "completed",
+    "processing",
+    "pin_required",
+    "choice_required",
+    "verification_required",
+    "number_required",
+    "failed",
+]
+# The endings that wait for the admin, and the attempt status each leaves behind.
+WAITING: dict[Pending, AttemptStatus] = {
+    "pin_required": AttemptStatus.PIN_REQUIRED,
+    "choice_required": AttemptStatus.CHOICE_REQUIRED,
+    "verification_required": AttemptStatus.VERIFICATION_REQUIRED,
+    "number_required": AttemptStatus.NUMBER_REQUIRED,
+}
 
 
 @dataclass(frozen=True)
@@ -49,8 +72,11 @@ class AttemptOutcome:
         return cls(200, CallbackDone(connection_id=str(connection_id)), "completed")
 
     @classmethod
-    def pending(cls, attempt_id: uuid.UUID, status: Pending) -> AttemptOutcome:
-        return cls(202, CallbackPending(status=status, attempt_id=str(attempt_id)), status)
+    def pending(
+        cls, attempt_id: uuid.UUID, status: Pending, choices: Choices | None = None
+    ) -> AttemptOutcome:
+        body = CallbackPending(status=status, attempt_id=str(attempt_id), choices=choices)
+        return cls(202, body, status)
 
     @classmethod
     def failed(cls, error: AppError) -> AttemptOutcome:
@@ -60,6 +86,8 @@ class AttemptOutcome:
         """The body as sent (and stored): absent keys stay absent."""
         if isinstance(self.body, ErrorEnvelope):
             return envelope_json(self.body)
+        if isinstance(self.body, CallbackPending):
+            return self.body.content()
         return self.body.model_dump(mode="json")
 
     def as_json(self) -> dict[str, Any]:
@@ -94,6 +122,7 @@ class Saved:
     phone: PhoneNumber
     waba: Waba
     has_existing_number: bool
+    coexistence: bool = False  # a WhatsApp Business app number: its two syncs are requested next
 
 
 async def _locked_attempt(session: AsyncSession, holder: str, attempt_id: uuid.UUID) -> Attempt:
@@ -210,6 +239,21 @@ async def _complete(
         connection.health = {"health_status": phone.health_status, "status": phone.status}
         connection.health_warnings = []
         session.add(connection)
+        if saved.coexistence:
+            await session.flush()  # the connection row exists before the syncs that reference it
+            session.add_all(
+                CoexistenceSync(
+                    organization_id=attempt.organization_id,
+                    connection_id=connection.id,
+                    attempt_id=attempt.id,
+                    phone_number_id=phone.id,
+                    sync_type=sync_type,
+                    position=position,
+                    status=SyncStatus.PENDING,
+                    attempts=0,
+                )
+                for position, sync_type in enumerate(SyncType, start=1)
+            )
         seconds = round((now - attempt.started_at).total_seconds(), 3)
         await audit_attempt(
             session, attempt, "whatsapp.connect", "success", waba_id=waba.id, phone_number_id=phone.id
@@ -289,12 +333,47 @@ async def require_pin(runtime: Runtime, attempt_id: uuid.UUID, *, holder: str) -
     return outcome
 
 
-async def postpone(runtime: Runtime, attempt_id: uuid.UUID, *, holder: str) -> bool:
-    """Meta stayed unavailable: release the lease until a backoff has passed. False when out of tries."""
+async def wait_for_admin(
+    runtime: Runtime,
+    attempt_id: uuid.UUID,
+    status: Pending,
+    *,
+    holder: str,
+    choices: Choices | None = None,
+    step_results: dict[str, Any] | None = None,
+) -> AttemptOutcome:
+    """The signup needs the admin (a choice, the number's code, a number): keep the sealed token, release
+    the lease, and answer 202 with what is awaited. ``choose``, ``verification`` and ``number`` go on."""
+    outcome = AttemptOutcome.pending(attempt_id, status, choices)
+    async with runtime.sessionmaker() as session, session.begin():
+        attempt = await _locked_attempt(session, holder, attempt_id)
+        _finish(attempt, WAITING[status], outcome)
+        attempt.finished_at = None
+        if step_results is not None:
+            attempt.step_results = step_results
+    return outcome
+
+
+async def postpone(
+    runtime: Runtime,
+    attempt_id: uuid.UUID,
+    *,
+    holder: str,
+    wait: timedelta | None = None,
+    step: str | None = None,
+) -> bool:
+    """Meta stayed unavailable: release the lease until a backoff has passed. False when out of tries.
+
+    ``wait`` overrides the backoff (a rate limit says how long to stay away); ``step`` is the marker the
+    status shows meanwhile.
+    """
     async with runtime.sessionmaker() as session, session.begin():
         attempt = await _locked_attempt(session, holder, attempt_id)
         if RETRY.exhausted(attempt.resume_count):
             return False
         attempt.lease_owner = None
-        attempt.lease_expires_at = database_now(RETRY.delay(attempt.resume_count + 1))  # the database's clock
+        # the database's clock
+        attempt.lease_expires_at = database_now(wait or RETRY.delay(attempt.resume_count + 1))
+        if step is not None:
+            attempt.step = step
     return True

@@ -24,7 +24,7 @@ from qualifica.templating import render
 from qualifica.whatsapp import errors
 from qualifica.whatsapp.models import ConnectionStatus
 from qualifica.whatsapp.signup import signup_enabled
-from qualifica.whatsapp.status import ConnectionView, connection_view
+from qualifica.whatsapp.status import ConnectionView, connection_view, waiting_number
 from qualifica.whatsapp.steps import progress_text, step_texts
 
 router = APIRouter(include_in_schema=False)
@@ -51,6 +51,9 @@ PANELS = (
     "instructions",
     "connecting",
     "pin",
+    "choice",
+    "verification",
+    "number",
     "active",
     "cancelled",
     "failed",
@@ -59,6 +62,15 @@ PANELS = (
 )
 ADMIN_ONLY_PANELS = frozenset({"instructions"})
 FAILED_TITLE = "Não foi possível conectar"
+CHOICE_WABA_TITLE = "Qual conta do WhatsApp Business você quer conectar?"
+CHOICE_NUMBER_TITLE = "Qual número você quer conectar?"
+# A signup waiting for the admin (ARCHITECTURE §14) → the panel that asks for what it waits for.
+WAITING_PANELS = {
+    "pin_required": "pin",
+    "choice_required": "choice",
+    "verification_required": "verification",
+    "number_required": "number",
+}
 BROKEN_TITLE = "A conexão com o WhatsApp foi interrompida"
 # The template's texts that live in Python; those the script says too reach it in data-* attributes.
 TEXTS = {
@@ -69,6 +81,11 @@ TEXTS = {
     "pin_format": errors.InvalidPin.message,
     "cancelled_message": errors.CANCELLED_MESSAGE,
     "expired_message": errors.SESSION_EXPIRED_MESSAGE,
+    "code_format": errors.InvalidCode.message,
+    "choice_waba_title": CHOICE_WABA_TITLE,
+    "choice_number_title": CHOICE_NUMBER_TITLE,
+    "code_sent_sms": "Enviamos o código por SMS. Ele chega em alguns instantes.",
+    "code_sent_voice": "A Meta vai ligar para o número e dizer o código.",
 }
 
 
@@ -81,11 +98,19 @@ class Failure:
 
 @dataclass(frozen=True)
 class SettingsPage:
-    panel: str  # idle | connecting | pin | active | cancelled | failed | expired | unavailable
+    # idle | connecting | pin | choice | verification | number | active | cancelled | failed | expired |
+    # unavailable
+    panel: str
     view: ConnectionView
     can_manage: bool
     failure: Failure | None
     step_text: str
+
+    @property
+    def waiting_number(self) -> str | None:
+        """The number waiting for its verification code, as Meta displays it."""
+        number = waiting_number(self.view.attempt) if self.panel == "verification" else None
+        return number.display_phone_number if number else None
 
     @property
     def panels(self) -> tuple[str, ...]:
@@ -124,8 +149,8 @@ def settings_page(
         panel = "active"
     elif view.status == "connecting":
         panel = "connecting"
-    elif view.status == "pin_required":
-        panel = "pin"
+    elif view.status in WAITING_PANELS:
+        panel = WAITING_PANELS[view.status]
     elif not enabled:
         panel = "unavailable"
     elif error:

@@ -31,7 +31,16 @@ from qualifica.runtime import Runtime
 from qualifica.security.crypto import seal, unseal
 from qualifica.whatsapp import attempts, lifecycle, ownership
 from qualifica.whatsapp.attempts import RETRY, Attempt
+from qualifica.whatsapp.candidates import (
+    denies_access,
+    needs_verification,
+    number_choice,
+    pick_number,
+    waba_candidates,
+    waba_choices,
+)
 from qualifica.whatsapp.catalogue import TRANSIENT, analytics_code, explain_meta
+from qualifica.whatsapp.coexistence import request_due_syncs
 from qualifica.whatsapp.errors import (
     MetaFailure,
     SessionExpired,
@@ -47,17 +56,42 @@ from qualifica.whatsapp.outcomes import (
     fail,
     postpone,
     require_pin,
+    wait_for_admin,
 )
+from qualifica.whatsapp.schemas import Choices, Pending
 from qualifica.whatsapp.steps import PipelineStep, Progress
 
 log = get_logger(__name__)
 
 COEXISTENCE = "FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING"
 STEP_SECONDS = 20.0  # budget for one round of Meta calls; well inside the 30 s lease
+# A rate limit without Meta's estimate is waited out this long (ARCHITECTURE §14).
+RATE_LIMIT_WAIT = timedelta(seconds=60)
+# The reads that prove the token may use the WABA (its fields and its numbers).
+READS = frozenset({PipelineStep.WABA_LOOKUP, PipelineStep.PHONE_LOOKUP})
 
 
 class PinRequired(Exception):
     pass
+
+
+class WaitForAdmin(Exception):
+    """The signup needs the admin: a choice of WABA or number, the number's code, or a number at all."""
+
+    def __init__(self, status: Pending, step_results: dict[str, Any], choices: Choices | None = None) -> None:
+        self.status = status
+        self.step_results = step_results
+        self.choices = choices
+        super().__init__(status)
+
+
+class RateLimited(Exception):
+    """Meta throttles us: stay away ``retry_after`` seconds (or ``RATE_LIMIT_WAIT``), then go on."""
+
+    def __init__(self, step: PipelineStep, retry_after: float | None) -> None:
+        self.step = step
+        self.retry_after = retry_after
+        super().__init__(step)
 
 
 class Postpone(Exception):
@@ -165,12 +199,10 @@ class Run:
         if waba_id is None:
             if "token" not in done:
                 done["token"] = await self._call(PipelineStep.WABA_LOOKUP, self._resolve(token, deadline))
-            granted = TokenInfo.model_validate(done["token"]).granted_waba_ids()
-            if not granted:
-                raise StepFailure(
-                    PipelineStep.WABA_LOOKUP, WabaNotGranted(), analytics_code="waba_not_granted"
-                )
-            waba_id = granted[0]
+            info = TokenInfo.model_validate(done["token"])
+            if not info.is_valid:
+                raise StepFailure(PipelineStep.WABA_LOOKUP, SessionExpired(), analytics_code="190")
+            waba_id = await self._pick_waba(info, token, deadline, done)
             await self.persist(step_results=done, waba_id=waba_id)
         calls: dict[str, tuple[PipelineStep, Callable[[], Awaitable[Any]]]] = {
             "token": (PipelineStep.WABA_LOOKUP, lambda: self._resolve(token, deadline)),
@@ -192,30 +224,68 @@ class Run:
         if failures:  # keep what succeeded for the next run; success is saved with the next step
             await self.persist(step_results=done)
         self.lookups = done
-        if "token" in done:
-            # Checked before the other calls' failures: a WABA we were not granted fails them all anyway.
-            info = TokenInfo.model_validate(done["token"])
-            if not info.is_valid:
-                raise StepFailure(PipelineStep.WABA_LOOKUP, SessionExpired(), analytics_code="190")
-            if waba_id not in info.granted_waba_ids():
+        if "token" in done and not TokenInfo.model_validate(done["token"]).is_valid:
+            raise StepFailure(PipelineStep.WABA_LOOKUP, SessionExpired(), analytics_code="190")
+        # Access is proven by use (ARCHITECTURE §14): the token's scopes are a hint only, and the WABA is
+        # not ours only when Meta refuses to let the token read it or its numbers.
+        for step, error in failures:
+            if step in READS and isinstance(error, MetaError) and denies_access(error):
                 raise StepFailure(
                     PipelineStep.WABA_LOOKUP, WabaNotGranted(), analytics_code="waba_not_granted"
                 )
         for step, error in failures:
             self._raise(step, error)
         info = TokenInfo.model_validate(done["token"])
-        if done["phone"] is None:
-            error = MetaFailure(meta_error_sentence("nenhum número de telefone na conta"))
-            raise StepFailure(PipelineStep.PHONE_LOOKUP, error, analytics_code="phone_not_found")
+        waba = Waba.model_validate(done["waba"])
+        phone = self._settled_phone(waba, done)
         if self.attempt.token_expires_at is None and info.expires_at:
             await self.persist(token_expires_at=_expiry(info.expires_at))
-        return info, PhoneNumber.model_validate(done["phone"]), Waba.model_validate(done["waba"])
+        return info, phone, waba
+
+    async def _pick_waba(self, info: TokenInfo, token: str, deadline: float, done: dict[str, Any]) -> str:
+        """No session event: the token's WhatsApp scopes name the candidates; one is used, several are
+        read (a WABA the token cannot read is no candidate) and offered to the admin."""
+        candidates = waba_candidates(info)
+        if len(candidates) == 1:
+            return candidates[0]
+        results = await asyncio.gather(
+            *(self.graph.get_waba(waba_id, token=token, deadline=deadline) for waba_id in candidates),
+            return_exceptions=True,
+        )
+        readable: list[Waba] = []
+        for result in results:
+            if isinstance(result, Waba):
+                readable.append(result)
+            elif not (isinstance(result, MetaError) and denies_access(result)):
+                self._raise(PipelineStep.WABA_LOOKUP, result)
+        if not readable:
+            raise StepFailure(PipelineStep.WABA_LOOKUP, WabaNotGranted(), analytics_code="waba_not_granted")
+        if len(readable) == 1:
+            done["waba"] = readable[0].model_dump(mode="json")
+            return readable[0].id
+        raise WaitForAdmin("choice_required", done, Choices(wabas=waba_choices(readable)))
+
+    def _settled_phone(self, waba: Waba, done: dict[str, Any]) -> PhoneNumber:
+        """The number the connection will use, or the reason the admin must act first."""
+        found = done["phone"]
+        if found is None:  # ES v4 may finish without a number (reference 2026 §3.4)
+            raise WaitForAdmin("number_required", done)
+        if "numbers" in found:
+            numbers = [PhoneNumber.model_validate(number) for number in found["numbers"]]
+            raise WaitForAdmin("choice_required", done, number_choice(waba, numbers))
+        phone = PhoneNumber.model_validate(found)
+        coexistence = self.attempt.event == COEXISTENCE
+        if not coexistence and needs_verification(phone, verified_id=done.get("verified")):
+            raise WaitForAdmin("verification_required", done)
+        return phone
 
     async def _resolve(self, token: str, deadline: float) -> dict[str, Any]:
         info: TokenInfo = await self.graph.debug_token(token, deadline=deadline)
         return info.model_dump(mode="json")
 
     async def _phone(self, waba_id: str, token: str, deadline: float) -> dict[str, Any] | None:
+        """The number's fields; ``{"numbers": [...]}`` when the WABA has several and none was named;
+        None when it has none."""
         if self.attempt.phone_number_id:
             phone = await self.graph.get_phone_number(
                 self.attempt.phone_number_id, token=token, deadline=deadline
@@ -224,9 +294,12 @@ class Run:
         numbers: list[PhoneNumber] = await self.graph.list_phone_numbers(
             waba_id, token=token, deadline=deadline
         )
-        if self.attempt.event == COEXISTENCE:
-            numbers.sort(key=lambda number: not number.is_on_biz_app)
-        return numbers[0].model_dump(mode="json") if numbers else None
+        if not numbers:
+            return None
+        picked = pick_number(numbers, coexistence=self.attempt.event == COEXISTENCE)
+        if picked is None:
+            return {"numbers": [number.model_dump(mode="json") for number in numbers]}
+        return dict(picked.model_dump(mode="json"))
 
     async def _waba(self, waba_id: str, token: str, deadline: float) -> dict[str, Any]:
         waba: Waba = await self.graph.get_waba(waba_id, token=token, deadline=deadline)
@@ -245,6 +318,8 @@ class Run:
     @staticmethod
     def _raise(step: PipelineStep, error: BaseException) -> NoReturn:
         if isinstance(error, MetaError):
+            if error.is_rate_limit:
+                raise RateLimited(step, error.retry_after) from None
             if error.transient:
                 raise Postpone(step) from None
             raise meta_failure(step, error) from None
@@ -255,7 +330,7 @@ class Run:
         if self.attempt.event == COEXISTENCE or not phone.needs_registration:
             return None, True
         pin = unseal(self.runtime.ring, self.attempt, "registration_pin")
-        if self.attempt.step == Progress.REGISTERING and pin:
+        if pin:  # sealed with the REGISTERING marker (which a rate-limit wait may have replaced)
             # Resumed mid-registration: ask Meta whether it went through instead of registering twice.
             deadline = time.monotonic() + STEP_SECONDS
             current = await self._call(
@@ -326,8 +401,12 @@ async def _drive(run: Run) -> AttemptOutcome | None:
         _, phone, waba = await run.look_up(token)
         await ownership.ensure_free(runtime, run.attempt, waba.id, phone.id)
         pin, has_existing_number = await run.register(token, phone)
-        saved = Saved(token, run.attempt.token_expires_at, pin, phone, waba, has_existing_number)
-        return await complete(runtime, attempt_id, saved, holder=holder, attempt=run.attempt)
+        coexistence = run.attempt.event == COEXISTENCE or bool(phone.is_on_biz_app)
+        saved = Saved(token, run.attempt.token_expires_at, pin, phone, waba, has_existing_number, coexistence)
+        outcome = await complete(runtime, attempt_id, saved, holder=holder, attempt=run.attempt)
+        if coexistence:  # right after onboarding, within Meta's 24 h (the worker's job is the backstop)
+            runtime.keep(asyncio.create_task(request_due_syncs(runtime)))
+        return outcome
     except StepFailure as failure:
         log.info(
             "signup_failed", attempt_id=str(attempt_id), step=failure.step, error_code=failure.analytics_code
@@ -340,6 +419,29 @@ async def _drive(run: Run) -> AttemptOutcome | None:
         return await lifecycle.end_superseded(runtime, attempt_id, holder=holder)
     except PinRequired:
         return await require_pin(runtime, attempt_id, holder=holder)
+    except WaitForAdmin as waiting:
+        log.info("signup_waiting", attempt_id=str(attempt_id), status=waiting.status)
+        return await wait_for_admin(
+            runtime,
+            attempt_id,
+            waiting.status,
+            holder=holder,
+            choices=waiting.choices,
+            step_results=waiting.step_results,
+        )
+    except RateLimited as limited:
+        wait = timedelta(seconds=limited.retry_after) if limited.retry_after else RATE_LIMIT_WAIT
+        if await postpone(runtime, attempt_id, holder=holder, wait=wait, step=Progress.RATE_LIMITED):
+            log.info("signup_rate_limited", attempt_id=str(attempt_id), step=limited.step)
+            return None
+        signup_metrics.unprocessed()
+        error = MetaFailure(meta_error_sentence("a Meta limitou as requisições"), hint=TRANSIENT.hint)
+        return await fail(
+            runtime,
+            attempt_id,
+            StepFailure(limited.step, error, analytics_code="rate_limited"),
+            holder=holder,
+        )
     except Postpone as postponed:
         if await postpone(runtime, attempt_id, holder=holder):
             log.info("signup_postponed", attempt_id=str(attempt_id), step=postponed.step)

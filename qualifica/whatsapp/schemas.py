@@ -56,11 +56,30 @@ class CallbackDone(BaseModel):
     connection_id: str
 
 
-Pending = Literal["processing", "pin_required"]
+Pending = Literal["processing", "pin_required", "choice_required", "verification_required", "number_required"]
+
+
+class WabaChoice(BaseModel):
+    id: str
+    name: str | None = None
+
+
+class PhoneChoice(BaseModel):
+    id: str
+    display_phone_number: str | None = None
+    verified_name: str | None = None
+
+
+class Choices(BaseModel):
+    """What the admin picks from when Meta's answer is ambiguous (ARCHITECTURE §14)."""
+
+    wabas: list[WabaChoice] = Field(default_factory=list)
+    phone_numbers: list[PhoneChoice] = Field(default_factory=list)
 
 
 class CallbackPending(BaseModel):
-    """202 of the callback: still running (poll the status), or waiting for the number's existing PIN."""
+    """202 of the callback: still running (poll the status), or waiting for the admin: the number's
+    existing PIN, a choice of WABA or number (``choices``), the number's code, or a number at all."""
 
     model_config = ConfigDict(
         json_schema_serialization_defaults_required=True,
@@ -76,6 +95,18 @@ class CallbackPending(BaseModel):
                     "status": "pin_required",
                     "attempt_id": "5f0e2b8a-3c41-4d8e-a1b7-2e6f9c0d4a35",
                 },
+                {
+                    "success": False,
+                    "status": "choice_required",
+                    "attempt_id": "5f0e2b8a-3c41-4d8e-a1b7-2e6f9c0d4a35",
+                    "choices": {
+                        "wabas": [
+                            {"id": "600000000000006", "name": "Horizonte Imóveis"},
+                            {"id": "600000000000007", "name": "Horizonte Lançamentos"},
+                        ],
+                        "phone_numbers": [],
+                    },
+                },
             ]
         },
     )
@@ -83,6 +114,41 @@ class CallbackPending(BaseModel):
     success: Literal[False] = False
     status: Pending
     attempt_id: str
+    choices: Choices | None = None
+
+    def content(self) -> dict[str, Any]:
+        """As sent: ``choices`` only when there is a choice to make."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class ChooseRequest(BaseModel):
+    attempt_id: uuid.UUID
+    waba_id: MetaId = Field(max_length=64, pattern=r"^[0-9]{1,64}$")
+    phone_number_id: MetaId | None = Id
+
+
+class VerificationCodeRequest(BaseModel):
+    method: Literal["sms", "voice"]
+
+
+class VerifyCodeRequest(BaseModel):
+    code: str = Field(max_length=32)
+
+
+class NumberRequest(BaseModel):
+    """A number to add to the WABA: validated in ``verification.add_number`` (pt-BR messages)."""
+
+    country_code: str = Field(max_length=8)
+    phone_number: str = Field(max_length=32)
+    verified_name: str = Field(max_length=512)
+
+
+class VerificationAnswer(BaseModel):
+    """200 of asking for the code and of adding a number: the number now waits for its code."""
+
+    status: Literal["verification_required"] = "verification_required"
+    phone_number: PhoneChoice
+    method: Literal["sms", "voice"] | None = None
 
 
 class CancelRequest(BaseModel):
@@ -138,11 +204,23 @@ class ErrorOut(ErrorInfo):
 
 
 class StatusResponse(BaseModel):
-    status: Literal["not_connected", "connecting", "pin_required", "active", "disconnected", "error"]
+    status: Literal[
+        "not_connected",
+        "connecting",
+        "pin_required",
+        "choice_required",
+        "verification_required",
+        "number_required",
+        "active",
+        "disconnected",
+        "error",
+    ]
     connection: ConnectionOut | None
     error: ErrorOut | None
     attempt_id: str | None = None
     step: str | None = None
+    choices: Choices | None = None  # choice_required: the same choices the callback answered
+    phone_number: PhoneChoice | None = None  # verification_required: the number waiting for its code
 
 
 class DisconnectResponse(BaseModel):

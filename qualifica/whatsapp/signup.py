@@ -13,20 +13,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica.accounts.models import User
 from qualifica.db import utcnow
-from qualifica.errors import Forbidden
+from qualifica.errors import Forbidden, NotFound
 from qualifica.flags import WHATSAPP_EMBEDDED_SIGNUP, flag_enabled
-from qualifica.jobs.leases import compare_and_set, database_now, new_holder
+from qualifica.jobs.leases import compare_and_set, database_now, lease_free, new_holder
 from qualifica.observability import signup_metrics
 from qualifica.observability.analytics import EventName, emit
 from qualifica.runtime import Runtime
 from qualifica.security.state import SignupState, StateExpired, StateInvalid
 from qualifica.whatsapp import attempts, lifecycle
 from qualifica.whatsapp.attempts import LEASE, Attempt
+from qualifica.whatsapp.candidates import is_offered
 from qualifica.whatsapp.connection_state import mark_error, readable_token
 from qualifica.whatsapp.errors import (
     AlreadyConnected,
     AttemptSuperseded,
     FeatureDisabled,
+    InvalidChoice,
     InvalidState,
     SessionExpired,
     StateAlreadyUsed,
@@ -34,7 +36,8 @@ from qualifica.whatsapp.errors import (
 from qualifica.whatsapp.models import AttemptStatus, ConnectionStatus, WhatsAppConnection
 from qualifica.whatsapp.outcomes import AttemptOutcome, record_failure
 from qualifica.whatsapp.pipeline import CallbackCode, run_attempt
-from qualifica.whatsapp.schemas import CallbackRequest, ErrorReport
+from qualifica.whatsapp.schemas import CallbackRequest, ChooseRequest, ErrorReport
+from qualifica.whatsapp.status import choices_of
 from qualifica.whatsapp.steps import METRIC_STEP, Progress, popup_step
 
 POLL_SECONDS = 0.05
@@ -133,24 +136,73 @@ async def finish(runtime: Runtime, *, user: User, data: CallbackInput) -> Attemp
     deadline = data.received_at + runtime.settings.callback_deadline_seconds
     if await _claim_state(runtime, attempt, digest, data):
         code = CallbackCode(data.body.code, data.received_at)
-        holder = attempt.lease_owner or ""
-        task = asyncio.create_task(
-            run_attempt(runtime, attempt.id, holder=holder, code=code, claimed=attempt)
-        )
-        runtime.keep(task)
-        try:
-            outcome = await asyncio.wait_for(
-                asyncio.shield(task), timeout=max(0.0, deadline - time.monotonic())
-            )
-        except TimeoutError:
-            return processing(attempt.id)
-        return outcome or processing(attempt.id)
+        return await run_within(runtime, attempt, deadline, code=code)
     current = await attempts.load(runtime, attempt.id)
     if lifecycle.is_superseded(current):
         raise AttemptSuperseded
     if current.code_digest != digest:
         raise StateAlreadyUsed
     return await _await_outcome(runtime, attempt.id, deadline)
+
+
+async def run_within(
+    runtime: Runtime, attempt: Attempt, deadline: float, *, code: CallbackCode | None = None
+) -> AttemptOutcome:
+    """Run the pipeline of an attempt this runtime holds; its answer, or "processing" past the deadline
+    (the run goes on in the process, and a worker resumes it if the process dies)."""
+    holder = attempt.lease_owner or ""  # the claim that just took the lease
+    task = asyncio.create_task(run_attempt(runtime, attempt.id, holder=holder, code=code, claimed=attempt))
+    runtime.keep(task)
+    try:
+        outcome = await asyncio.wait_for(asyncio.shield(task), timeout=max(0.0, deadline - time.monotonic()))
+    except TimeoutError:
+        return processing(attempt.id)
+    return outcome or processing(attempt.id)
+
+
+async def choose(runtime: Runtime, *, user: User, body: ChooseRequest, received_at: float) -> AttemptOutcome:
+    """The admin picked the WABA (and number) among the choices offered; the signup goes on with it."""
+    async with runtime.sessionmaker() as session:
+        attempt = await session.get(Attempt, body.attempt_id)
+    if attempt is None or attempt.organization_id != user.organization_id:
+        raise NotFound
+    if attempt.status is not AttemptStatus.CHOICE_REQUIRED:
+        raise AttemptSuperseded
+    choices = choices_of(attempt)
+    if choices is None or not is_offered(choices, body.waba_id, body.phone_number_id):
+        raise InvalidChoice
+    done = dict(attempt.step_results or {})
+    kept = {"token": done["token"]} if "token" in done else {}
+    if body.waba_id == attempt.waba_id:  # only the number was open: what was read of the WABA stands
+        kept |= {name: done[name] for name in ("waba", "subscribed") if name in done}
+    now, holder = utcnow(), new_holder(runtime.owner)
+    async with runtime.sessionmaker() as session, session.begin():
+        taken = await compare_and_set(
+            session,
+            update(Attempt)
+            .where(
+                Attempt.id == attempt.id,
+                Attempt.status == AttemptStatus.CHOICE_REQUIRED,
+                lease_free(Attempt.lease_expires_at),
+            )
+            .values(
+                status=AttemptStatus.PROCESSING,
+                step=Progress.TOKEN_EXCHANGED,
+                waba_id=body.waba_id,
+                phone_number_id=body.phone_number_id,
+                step_results=kept,
+                response=None,
+                lease_owner=holder,
+                lease_expires_at=database_now(LEASE),
+                updated_at=now,
+                # the 15 minutes a run may take (§12) count from here, not from the callback
+                state_consumed_at=now,
+            ),
+        )
+    if not taken:
+        raise AttemptSuperseded  # another tab chose first, or the attempt moved on
+    attempt = await attempts.load(runtime, attempt.id)
+    return await run_within(runtime, attempt, received_at + runtime.settings.callback_deadline_seconds)
 
 
 async def _claim_state(runtime: Runtime, attempt: Attempt, digest: str, data: CallbackInput) -> bool:

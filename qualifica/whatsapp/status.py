@@ -18,12 +18,29 @@ from qualifica.whatsapp.models import (
     WhatsAppConnection,
 )
 from qualifica.whatsapp.outcomes import AttemptOutcome
-from qualifica.whatsapp.schemas import ConnectionOut, ErrorOut, StatusResponse
+from qualifica.whatsapp.schemas import (
+    CallbackPending,
+    Choices,
+    ConnectionOut,
+    ErrorOut,
+    PhoneChoice,
+    StatusResponse,
+)
+
+# The attempt statuses that wait for the admin, by the status the endpoint reports for each.
+WAITING = {
+    AttemptStatus.PIN_REQUIRED: "pin_required",
+    AttemptStatus.CHOICE_REQUIRED: "choice_required",
+    AttemptStatus.VERIFICATION_REQUIRED: "verification_required",
+    AttemptStatus.NUMBER_REQUIRED: "number_required",
+}
 
 
 @dataclass(frozen=True)
 class ConnectionView:
-    status: str  # not_connected | connecting | pin_required | active | disconnected | error
+    # not_connected | connecting | pin_required | choice_required | verification_required |
+    # number_required | active | disconnected | error
+    status: str
     connection: WhatsAppConnection | None
     attempt: EmbeddedSignupAttempt | None
     error: ErrorOut | None
@@ -48,8 +65,8 @@ async def connection_view(session: AsyncSession, *, organization_id: uuid.UUID) 
     )
     if attempt is not None and attempt.status is AttemptStatus.PROCESSING:
         return ConnectionView("connecting", connection, attempt, None)
-    if attempt is not None and attempt.status is AttemptStatus.PIN_REQUIRED:
-        return ConnectionView("pin_required", connection, attempt, None)
+    if attempt is not None and attempt.status in WAITING:
+        return ConnectionView(WAITING[attempt.status], connection, attempt, None)
     error = None
     if connection is not None and connection.status is ConnectionStatus.ERROR:
         error = ErrorOut(code=connection.error_code or "error", message=connection.error_message or "")
@@ -79,14 +96,30 @@ def _attempt_error(attempt: EmbeddedSignupAttempt) -> ErrorOut:
 
 
 def status_response(view: ConnectionView) -> StatusResponse:
-    attempt, running = view.attempt, view.status in ("connecting", "pin_required")
+    attempt, running = view.attempt, view.status == "connecting" or view.status in WAITING.values()
     return StatusResponse(
         status=view.status,
         connection=ConnectionOut.model_validate(view.connection) if view.connection is not None else None,
         error=view.error,
         attempt_id=str(attempt.id) if attempt is not None and running else None,
         step=attempt.step if attempt is not None and view.status == "connecting" else None,
+        choices=choices_of(attempt) if view.status == "choice_required" else None,
+        phone_number=waiting_number(attempt) if view.status == "verification_required" else None,
     )
+
+
+def choices_of(attempt: EmbeddedSignupAttempt | None) -> Choices | None:
+    """The choices the callback (or ``choose``) answered, as stored for replay."""
+    answered = AttemptOutcome.from_json(attempt.response).body if attempt and attempt.response else None
+    return answered.choices if isinstance(answered, CallbackPending) else None
+
+
+def waiting_number(attempt: EmbeddedSignupAttempt | None) -> PhoneChoice | None:
+    """The number that waits for its verification code."""
+    phone = ((attempt.step_results or {}).get("phone") if attempt else None) or {}
+    if not isinstance(phone, dict) or "id" not in phone:
+        return None
+    return PhoneChoice.model_validate(phone)
 
 
 async def connections_by_status(session: AsyncSession) -> dict[str, int]:

@@ -49,6 +49,11 @@ class Progress(_Said):
     CALLBACK_RECEIVED = "callback_received", "Autorização recebida. Validando com a Meta…"
     TOKEN_EXCHANGED = "token_exchanged", "Conferindo a conta do WhatsApp Business e o número…"
     REGISTERING = "registering", "Registrando o número na API oficial do WhatsApp…"
+    # Postponed by a Meta rate limit (ARCHITECTURE §14): the worker goes on once Meta lets us in again.
+    RATE_LIMITED = (
+        "rate_limited",
+        "A Meta está limitando as requisições agora. Vamos continuar automaticamente em alguns minutos.",
+    )
 
 
 class PageStage(_Said):
@@ -85,6 +90,8 @@ class PipelineStep(StrEnum):
     PHONE_LOOKUP = "phone_lookup"
     WEBHOOK_SUBSCRIPTION = "webhook_subscription"
     REGISTRATION = "registration"
+    VERIFICATION = "verification"  # request_code / verify_code, for a number Meta has not verified
+    NUMBER = "number"  # adding a number to a WABA that has none
 
 
 class PopupStep(StrEnum):

@@ -47,8 +47,6 @@ def live(settings: Settings, live_overrides: dict[str, Any]) -> Iterator[Live]:
     values = settings.model_dump() | {"sandbox": True, "base_url": f"http://127.0.0.1:{port}"}
     served = Settings(_env_file=None, **(values | live_overrides))
     app = create_app(served, configure_logs=False)
-    # The older token shape until the pipeline proves access by use (ARCHITECTURE §14; tests/conftest.py).
-    app.state.sandbox.set_token_shape("legacy")
     with serve_in_thread(app, port=port) as url:
         yield Live(url=url, app=app, settings=served)
 

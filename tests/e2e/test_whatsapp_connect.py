@@ -72,9 +72,12 @@ class TestPopupSignup:
         assert pilot.console_errors() == []
         assert await pilot.message_listeners() == 0  # ours and the SDK's are gone once settled
 
-    async def test_finish_only_waba_picks_the_waba_number(self, pilot: Pilot) -> None:
+    async def test_finish_only_waba_asks_which_of_the_waba_numbers(self, pilot: Pilot) -> None:
         await pilot.goto()
         await pilot.connect("finish_only_waba", "callback_first")
+        await pilot.expect_panel("choice", wait_ms=15_000)  # the WABA has two numbers (ARCHITECTURE §14)
+        await pilot.page.get_by_role("radio").first.check()
+        await pilot.button("Continuar").click()
         await pilot.expect_connected()
         status = await pilot.status()
         connection = status["connection"]

@@ -53,9 +53,13 @@ class TestCancelled:
         await expect_cancelled(pilot, "login")
 
         await pilot.button("Abrir em página inteira").click()  # Meta's dialog in this tab, then back here
-        await pilot.expect_connected()
+        # Meta's redirect carries no session event: the WABA's several numbers are offered (ARCHITECTURE §14).
+        await pilot.expect_panel("choice", wait_ms=15_000)
         assert "code=" not in pilot.page.url and "state=" not in pilot.page.url
         assert "result=" not in pilot.page.url  # said once; a reload shows the status alone
+        await pilot.page.get_by_role("radio").last.check()
+        await pilot.button("Continuar").click()
+        await pilot.expect_connected()
         status = await pilot.status()
         assert status["status"] == "active"
         exchange = pilot.live.sandbox.requests("oauth_access_token")

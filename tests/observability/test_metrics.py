@@ -73,7 +73,17 @@ class TestMetricsEndpoint:
         assert (
             {"completed", "failed"}
             <= outcomes
-            <= {"completed", "processing", "pin_required", "failed", "rejected"}
+            <= {
+                "completed",
+                "processing",
+                "pin_required",
+                # the waits for the admin of ARCHITECTURE §14 (choice, the number's code, a number)
+                "choice_required",
+                "verification_required",
+                "number_required",
+                "failed",
+                "rejected",
+            }
         )
         graph = {labels["outcome"] for labels in found["qualifica_meta_graph_requests_total"]}
         assert "ok" in graph and "permanent_error" in graph

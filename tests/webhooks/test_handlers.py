@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from qualifica.meta.webhook_subscription import SUBSCRIBED_FIELDS
-from qualifica.webhooks.handlers import HANDLERS, account, handler_for, merge, messages, phone_health
+from qualifica.webhooks.handlers import (
+    HANDLERS,
+    account,
+    coexistence,
+    handler_for,
+    merge,
+    messages,
+    phone_health,
+)
 
 
 class TestRegistry:
@@ -13,7 +21,7 @@ class TestRegistry:
         assert sorted(HANDLERS) == sorted(SUBSCRIBED_FIELDS)
 
     def test_each_module_of_the_package_contributes_the_fields_it_declares(self) -> None:
-        for module in (account, messages, phone_health):
+        for module in (account, coexistence, messages, phone_health):
             assert {field: HANDLERS[field] for field in module.HANDLERS} == module.HANDLERS
 
     def test_a_field_nobody_declares_is_kept_for_the_assistant(self) -> None:

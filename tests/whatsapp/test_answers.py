@@ -76,7 +76,13 @@ class TestOpenAPI:
         assert content("200")["schema"] == {"$ref": "#/components/schemas/CallbackDone"}
         assert content("202")["schema"] == {"$ref": "#/components/schemas/CallbackPending"}
         assert schemas["CallbackDone"]["required"] == ["success", "connection_id"]
-        assert schemas["CallbackPending"]["properties"]["status"]["enum"] == ["processing", "pin_required"]
+        assert schemas["CallbackPending"]["properties"]["status"]["enum"] == [
+            "processing",
+            "pin_required",
+            "choice_required",
+            "verification_required",
+            "number_required",
+        ]
         assert schemas["CallbackPending"]["examples"]
         for status, code in [
             ("400", "invalid_state"),
@@ -102,7 +108,7 @@ class TestOpenAPI:
             if path.startswith(API) and not path.startswith(f"{API}/webhook")
             for method, operation in operations.items()
         }
-        assert len(routes) == 9
+        assert len(routes) == 13  # §4's nine, and §14's choose, verification (2) and number
         for route, responses in routes.items():
             errors = {status: answer for status, answer in responses.items() if status >= "400"}
             assert "500" in errors and "401" in errors, route
@@ -119,7 +125,16 @@ class TestStatusBody:
 
         status = await browser.status()
 
-        assert list(status) == ["status", "connection", "error", "attempt_id", "step"]
+        assert list(status) == [
+            "status",
+            "connection",
+            "error",
+            "attempt_id",
+            "step",
+            "choices",
+            "phone_number",
+        ]
+        assert (status["choices"], status["phone_number"]) == (None, None)
         assert (status["status"], status["error"], status["attempt_id"], status["step"]) == (
             "active",
             None,

@@ -161,7 +161,7 @@ class TestWabaGrant:
         assert response.json()["error"]["code"] == "waba_not_granted"
         await nothing_saved(db)
 
-    async def test_missed_session_event_takes_the_newest_granted_waba(
+    async def test_missed_session_event_uses_the_granted_waba_and_asks_for_the_number(
         self, browser: Browser, sandbox: Sandbox, db: AsyncSession, admin: User
     ) -> None:
         state = await browser.start()
@@ -169,6 +169,16 @@ class TestWabaGrant:
         response = await browser.post(
             "/embedded-signup/callback", {"code": result.code, "state": state}
         )  # no FINISH message reached the page: no event, no ids
+        assert response.status_code == 202, response.text
+        assert response.json()["status"] == "choice_required"  # the WABA has three numbers
+        response = await browser.post(
+            "/embedded-signup/choose",
+            {
+                "attempt_id": response.json()["attempt_id"],
+                "waba_id": result.waba_id,
+                "phone_number_id": result.phone_number_id,
+            },
+        )
         assert response.status_code == 200, response.text
         organization_id = admin.organization_id
         connection = await db.scalar(

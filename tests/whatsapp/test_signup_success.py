@@ -84,13 +84,24 @@ class TestCallbackSuccess:
         assert attempt is not None and attempt.status is AttemptStatus.COMPLETED
         assert (attempt.access_token, attempt.registration_pin) == (None, None)
 
-    async def test_only_waba_finds_the_number_through_the_waba(
+    async def test_only_waba_finds_the_numbers_through_the_waba_and_asks_which(
         self, browser: Browser, sandbox: Sandbox, db: AsyncSession, admin: User
     ) -> None:
         state = await browser.start()
         result = sandbox.complete_signup("finish_only_waba")
         assert result.event == "FINISH_ONLY_WABA" and result.phone_number_id is None
         response = await browser.callback(state, result)
+        assert response.status_code == 202, response.text
+        choices = response.json()["choices"]
+        assert len(choices["phone_numbers"]) == len(sandbox.world.phones_of(str(result.waba_id))) > 1
+        response = await browser.post(
+            "/embedded-signup/choose",
+            {
+                "attempt_id": response.json()["attempt_id"],
+                "waba_id": result.waba_id,
+                "phone_number_id": choices["phone_numbers"][0]["id"],
+            },
+        )
         assert response.status_code == 200, response.text
         connection = await stored_connection(db, admin)
         assert connection.phone_number_id in {p.id for p in sandbox.world.phones_of(str(result.waba_id))}

@@ -230,6 +230,7 @@ class TestStop:
             "accounts.retention",
             "analytics.deliver",
             "analytics.retention",
+            "coexistence.sync",
             "connection.health_check",
             "signup.expire",
             "signup.resume",

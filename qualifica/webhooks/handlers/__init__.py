@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from qualifica.webhooks.handlers import account, messages, phone_health
+from qualifica.webhooks.handlers import account, coexistence, messages, phone_health
 from qualifica.webhooks.handlers.messages import deliver
 from qualifica.webhooks.routing import Handler
 
@@ -26,7 +26,7 @@ def merge(declared: Iterable[Mapping[str, Handler]]) -> dict[str, Handler]:
     return handlers
 
 
-HANDLERS = merge((account.HANDLERS, messages.HANDLERS, phone_health.HANDLERS))
+HANDLERS = merge((account.HANDLERS, coexistence.HANDLERS, messages.HANDLERS, phone_health.HANDLERS))
 
 
 def handler_for(field: str) -> Handler:

@@ -160,7 +160,11 @@ async def _granted(context: Context, event: str) -> WebhookOutcome:
 
 
 async def _token_works(context: Context) -> bool:
-    """The stored token is valid and still covers the WABA (a transient Meta failure raises: retried)."""
+    """The stored token is valid and still reads the WABA (a transient Meta failure raises: retried).
+
+    Proven by use, as the signup does (ARCHITECTURE §14): June 2026's tokens may name the WABA under no
+    classic WhatsApp scope.
+    """
     connection = context.connection
     assert connection is not None
     token = readable_token(context.runtime.ring, connection)  # undecryptable: as good as invalid
@@ -168,11 +172,13 @@ async def _token_works(context: Context) -> bool:
         return False
     try:
         info = await context.runtime.graph.debug_token(token)
+        if info.is_valid:
+            await context.runtime.graph.get_waba(connection.waba_id, token=token)
     except MetaError as error:
         if error.transient:
             raise
         return False
-    return info.is_valid and connection.waba_id in info.granted_waba_ids()
+    return info.is_valid
 
 
 HANDLERS: dict[str, Handler] = {"account_update": handle}
