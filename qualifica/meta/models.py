@@ -90,19 +90,6 @@ class TokenInfo(_MetaModel):
         granted = set(self.scopes) | {g.scope for g in self.granular_scopes}
         return any(scope in granted for scope in WHATSAPP_SCOPES)
 
-    def granted_waba_ids(self) -> list[str]:
-        """WABA ids granted through either classic WhatsApp scope, in Meta's order, without repeats.
-
-        The older shape only, and its order is not stable (docs/meta.md#business-tokens-and-granular-scopes):
-        prefer ``waba_hints``.
-        """
-        seen: dict[str, None] = {}
-        for scope in WHATSAPP_SCOPES:
-            for granular in self.granular_scopes:
-                if granular.scope == scope:
-                    seen.update(dict.fromkeys(granular.target_ids))
-        return list(seen)
-
 
 class BusinessInfo(_MetaModel):
     id: str

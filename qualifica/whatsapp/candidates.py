@@ -13,13 +13,14 @@ from qualifica.meta.errors import MetaError
 from qualifica.meta.models import PhoneNumber, TokenInfo, Waba
 from qualifica.whatsapp.schemas import Choices, PhoneChoice, WabaChoice
 
-# A read refused for lack of permission (reference 2026 §1.3): 10, the 200 family, and 100/33 ("does not
-# exist, or no permission"). Anything else is a failure of its own, not a WABA we were not given.
+# A read refused for lack of permission (docs/meta.md#business-tokens-and-granular-scopes): 10, the 200
+# family, and 100/33 ("does not exist, or no permission"). Anything else is a failure of its own, not a WABA
+# we were not given.
 PERMISSION_CODE = 10
 OBJECT_NOT_READABLE = (100, 33)
 # ``code_verification_status`` of a number ES left unverified: it needs a code. Meta's OpenAPI (v23.0,
-# ``PhoneNumber.code_verification_status``) says UNVERIFIED; the 2026 reference §3.4 names NOT_VERIFIED and
-# EXPIRED; all three mean the same to us.
+# ``PhoneNumber.code_verification_status``) says UNVERIFIED; Meta's v4 pages also name NOT_VERIFIED and
+# EXPIRED (docs/meta.md#embedded-signup-v4-endings); all three mean the same to us.
 UNVERIFIED = frozenset({"UNVERIFIED", "NOT_VERIFIED", "EXPIRED"})
 
 

@@ -122,4 +122,4 @@ def waba_confirmed(attempt: EmbeddedSignupAttempt, waba_id: str | None) -> bool:
         token = TokenInfo.model_validate(results["token"]) if "token" in results else None
     except ValidationError:
         return False
-    return token is not None and waba_id in token.granted_waba_ids()
+    return token is not None and waba_id in token.waba_hints

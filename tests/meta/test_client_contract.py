@@ -30,7 +30,7 @@ class TestHappyPath:
         assert token.startswith("EAA")
         info = await graph.debug_token(token)
         assert (info.is_valid, info.type, info.app_id, info.expires_at) == (True, "SYSTEM_USER", APP_ID, 0)
-        assert info.granted_waba_ids() == [result.waba_id]
+        assert str(result.waba_id) in info.waba_hints
         waba = await graph.get_waba(str(result.waba_id), token=token)
         assert waba.business_name == "Imobiliária Horizonte Ltda"
         assert waba.currency == "BRL"

@@ -23,7 +23,7 @@ class TestTokenExchange:
 
 
 class TestTokenInfo:
-    def test_granted_waba_ids_merge_both_whatsapp_scopes_newest_first(self) -> None:
+    def test_both_classic_whatsapp_scopes_hint_their_wabas_but_not_the_portfolio(self) -> None:
         info = TokenInfo.model_validate(
             {
                 "is_valid": True,
@@ -34,13 +34,13 @@ class TestTokenInfo:
                 ],
             }
         )
-        assert info.granted_waba_ids() == ["3", "2", "1"]
+        assert info.waba_hints == frozenset({"1", "2", "3"})
 
     def test_messaging_scope_alone_is_enough(self) -> None:
         info = TokenInfo.model_validate(
             {"granular_scopes": [{"scope": "whatsapp_business_messaging", "target_ids": ["7"]}]}
         )
-        assert info.granted_waba_ids() == ["7"]
+        assert info.waba_hints == frozenset({"7"})
 
     def test_invalid_token_carries_its_error(self) -> None:
         info = TokenInfo.model_validate(
@@ -48,7 +48,7 @@ class TestTokenInfo:
         )
         assert not info.is_valid
         assert info.error is not None and info.error.subcode == 458
-        assert info.granted_waba_ids() == []
+        assert info.waba_hints == frozenset()
 
     def test_june_2026_shape_hints_the_manage_events_targets_not_the_portfolio(self) -> None:
         # reference 2026 §1.2: no classic WhatsApp scope; business_management lists the portfolio
@@ -66,7 +66,6 @@ class TestTokenInfo:
         assert info.waba_hints == frozenset({"30", "31"})
         assert info.portfolio_ids == frozenset({"200000000000002"})
         assert not info.has_legacy_whatsapp_scopes
-        assert info.granted_waba_ids() == []  # the old gate finds nothing: what broke signups in June
 
     def test_legacy_shape_hints_both_whatsapp_scopes_as_a_set(self) -> None:
         info = TokenInfo.model_validate(

@@ -1,6 +1,6 @@
 """signup endings that wait for the admin, coexistence syncs, contacts keyed by Meta's user ids
 
-Revision ID: 0009_meta_today
+Revision ID: 0007_meta_today
 Revises: 0006_one_holder_per_waba
 Create Date: 2026-12-05 09:00:00
 """
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 
 import qualifica.db
 
-revision: str = "0009_meta_today"
+revision: str = "0007_meta_today"
 down_revision: str | None = "0006_one_holder_per_waba"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
