@@ -59,7 +59,6 @@ class TestTokenShapes:
         assert not info.has_legacy_whatsapp_scopes
         assert info.portfolio_ids == {result.data["business_id"]}
         assert info.waba_hints == {result.waba_id}
-        assert info.granted_waba_ids() == []  # what the pre-§14 gate reads: nothing
 
     async def test_legacy_shape_over_http_control(
         self, graph: GraphClient, sandbox: Sandbox, live_sandbox: LiveSandbox, http: httpx.AsyncClient
@@ -70,7 +69,7 @@ class TestTokenShapes:
         result, token = await connect(graph, sandbox)
         info = await graph.debug_token(token)
         assert info.has_legacy_whatsapp_scopes
-        assert info.granted_waba_ids() == [result.waba_id] and info.waba_hints == {result.waba_id}
+        assert info.waba_hints == {result.waba_id}
         refused = await http.post(live_sandbox.url + "/_control/token-shape", json={"shape": "2019"})
         assert refused.status_code == 400
 
