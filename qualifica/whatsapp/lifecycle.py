@@ -69,21 +69,26 @@ async def supersede_open(session: AsyncSession, *, organization_id: uuid.UUID, k
         ).all()
     )
     for attempt in ended:
-        attempt.status = AttemptStatus.CANCELLED
-        attempt.step_cancelled = SUPERSEDED
-        attempt.access_token = attempt.registration_pin = None
-        attempt.finished_at = attempt.updated_at = now
-        attempt.lease_owner = attempt.lease_expires_at = None
         attempt.response = superseded_answer().as_json()
-        await emit(
-            session,
-            EventName.SIGNUP_CANCELLED,
-            organization_id=attempt.organization_id,
-            user_id=attempt.user_id,
-            properties={"step_cancelled": SUPERSEDED},
-        )
-        signup_metrics.cancelled(step=METRIC_STEP(SUPERSEDED))
+        await cancel(session, attempt, step=SUPERSEDED, now=now)
     return len(ended)
+
+
+async def cancel(session: AsyncSession, attempt: Attempt, *, step: str, now: datetime) -> None:
+    """End the attempt ``cancelled`` at ``step``, secrets and lease gone, counted and reported once."""
+    attempt.status = AttemptStatus.CANCELLED
+    attempt.step_cancelled = step
+    attempt.access_token = attempt.registration_pin = None
+    attempt.finished_at = attempt.updated_at = now
+    attempt.lease_owner = attempt.lease_expires_at = None
+    await emit(
+        session,
+        EventName.SIGNUP_CANCELLED,
+        organization_id=attempt.organization_id,
+        user_id=attempt.user_id,
+        properties={"step_cancelled": step},
+    )
+    signup_metrics.cancelled(step=METRIC_STEP(step))
 
 
 async def end_superseded(runtime: Runtime, attempt_id: uuid.UUID, *, holder: str) -> AttemptOutcome | None:
@@ -93,20 +98,8 @@ async def end_superseded(runtime: Runtime, attempt_id: uuid.UUID, *, holder: str
         attempt = await session.scalar(select(Attempt).where(Attempt.id == attempt_id).with_for_update())
         if attempt is None or attempt.lease_owner != holder:
             return None
-        attempt.status = AttemptStatus.CANCELLED
-        attempt.step_cancelled = SUPERSEDED
-        attempt.access_token = attempt.registration_pin = None
-        attempt.finished_at = utcnow()
-        attempt.lease_owner = attempt.lease_expires_at = None
         attempt.response = outcome.as_json()
-        await emit(
-            session,
-            EventName.SIGNUP_CANCELLED,
-            organization_id=attempt.organization_id,
-            user_id=attempt.user_id,
-            properties={"step_cancelled": SUPERSEDED},
-        )
-    signup_metrics.cancelled(step=METRIC_STEP(SUPERSEDED))
+        await cancel(session, attempt, step=SUPERSEDED, now=utcnow())
     return outcome
 
 

@@ -38,7 +38,7 @@ from qualifica.whatsapp.outcomes import AttemptOutcome, record_failure
 from qualifica.whatsapp.pipeline import CallbackCode, run_attempt
 from qualifica.whatsapp.schemas import CallbackRequest, ChooseRequest, ErrorReport
 from qualifica.whatsapp.status import choices_of
-from qualifica.whatsapp.steps import METRIC_STEP, Progress, popup_step
+from qualifica.whatsapp.steps import Progress, popup_step
 
 POLL_SECONDS = 0.05
 
@@ -261,18 +261,8 @@ async def cancel(
     attempt = await _attempt_of(session, verify_state(runtime, state_token, user))
     if attempt.status is not AttemptStatus.STARTED:
         return  # already settled: a second report of the same end changes nothing
-    step_cancelled = popup_step(step)
-    attempt.status = AttemptStatus.CANCELLED
-    attempt.step_cancelled = step_cancelled
-    attempt.state_consumed_at = attempt.finished_at = utcnow()
-    await emit(
-        session,
-        EventName.SIGNUP_CANCELLED,
-        organization_id=attempt.organization_id,
-        user_id=attempt.user_id,
-        properties={"step_cancelled": step_cancelled},
-    )
-    signup_metrics.cancelled(step=METRIC_STEP(step_cancelled))
+    attempt.state_consumed_at = now = utcnow()
+    await lifecycle.cancel(session, attempt, step=popup_step(step), now=now)
 
 
 async def report_error(session: AsyncSession, runtime: Runtime, *, user: User, report: ErrorReport) -> None:
