@@ -431,29 +431,40 @@ async def _drive(run: Run) -> AttemptOutcome | None:
         )
     except RateLimited as limited:
         wait = timedelta(seconds=limited.retry_after) if limited.retry_after else RATE_LIMIT_WAIT
-        if await postpone(runtime, attempt_id, holder=holder, wait=wait, step=Progress.RATE_LIMITED):
-            log.info("signup_rate_limited", attempt_id=str(attempt_id), step=limited.step)
-            return None
-        signup_metrics.unprocessed()
-        error = MetaFailure(meta_error_sentence("a Meta limitou as requisições"), hint=TRANSIENT.hint)
-        return await fail(
-            runtime,
-            attempt_id,
-            StepFailure(limited.step, error, analytics_code="rate_limited"),
-            holder=holder,
-        )
+        later = Later(limited.step, "signup_rate_limited", "a Meta limitou as requisições", "rate_limited")
+        return await _later(runtime, attempt_id, holder, later, wait=wait, marker=Progress.RATE_LIMITED)
     except Postpone as postponed:
-        if await postpone(runtime, attempt_id, holder=holder):
-            log.info("signup_postponed", attempt_id=str(attempt_id), step=postponed.step)
-            return None
-        signup_metrics.unprocessed()
-        error = MetaFailure(meta_error_sentence("a Meta não respondeu"), hint=TRANSIENT.hint)
-        return await fail(
-            runtime,
-            attempt_id,
-            StepFailure(postponed.step, error, analytics_code=TRANSIENT.code),
-            holder=holder,
-        )
+        later = Later(postponed.step, "signup_postponed", "a Meta não respondeu", TRANSIENT.code)
+        return await _later(runtime, attempt_id, holder, later)
+
+
+@dataclass(frozen=True)
+class Later:
+    """A run Meta asked to come back to later: where, what to log, and what to say if no try is left."""
+
+    step: PipelineStep
+    log_event: str
+    cause: str  # pt-BR, completes "…" in the failure sentence
+    analytics_code: str
+
+
+async def _later(
+    runtime: Runtime,
+    attempt_id: uuid.UUID,
+    holder: str,
+    later: Later,
+    *,
+    wait: timedelta | None = None,
+    marker: str | None = None,
+) -> AttemptOutcome | None:
+    """Postpone the attempt (None: the worker resumes it), or fail it once its tries are spent."""
+    if await postpone(runtime, attempt_id, holder=holder, wait=wait, step=marker):
+        log.info(later.log_event, attempt_id=str(attempt_id), step=later.step)
+        return None
+    signup_metrics.unprocessed()
+    error = MetaFailure(meta_error_sentence(later.cause), hint=TRANSIENT.hint)
+    failure = StepFailure(later.step, error, analytics_code=later.analytics_code)
+    return await fail(runtime, attempt_id, failure, holder=holder)
 
 
 def waba_in_use() -> StepFailure:
