@@ -47,6 +47,11 @@ HEALTH_CHECKS = Counter(
     "Connection health checks by outcome (ok, token_expiring, token_invalid, failed)",
     ["outcome"],
 )
+# No labels: each one is our app put back on a WABA's subscribed_apps by the health check's watchdog.
+SUBSCRIPTION_REPAIRS = Counter(
+    "qualifica_webhook_subscription_repairs",
+    "Webhook subscriptions of our app found missing on a WABA and restored by the health check",
+)
 
 
 def field_label(field: str | None) -> str:
@@ -65,3 +70,7 @@ def status_changed(*, status: str, reason: str) -> None:
 
 def health_check(*, outcome: str) -> None:
     HEALTH_CHECKS.labels(outcome=outcome).inc()
+
+
+def subscription_repaired() -> None:
+    SUBSCRIPTION_REPAIRS.inc()

@@ -4,6 +4,9 @@ For each active connection, once per ``health_check_interval_seconds`` (and on d
 ``debug_token`` and the phone number, read concurrently with no transaction open, then applied in one.
 An invalid token (or any call answering 190) puts the connection in ``error``/``token_invalid``; a token
 expiring within 7 days becomes a warning; a failed check keeps the last good snapshot and records why.
+The check also reads the WABA's ``subscribed_apps``: when our app is missing (someone removed it in
+WhatsApp Manager, or another app took its place) it subscribes again, audits
+``whatsapp.subscription_repaired`` and counts it; the connection stays ``active`` meanwhile.
 A check is claimed by moving ``last_health_check_at`` forward with a compare-and-set, so two workers never
 check the same connection in the same period.
 """
@@ -15,9 +18,11 @@ import time
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
 
+from qualifica import audit
 from qualifica.db import utcnow
 from qualifica.jobs.leases import Moment, compare_and_set, database_now
 from qualifica.logging import get_logger
@@ -58,6 +63,7 @@ class Reading:
     # The sealed token the reading used: applied only while it is still the connection's (a reconnect
     # meanwhile sealed a new one, and the old token's news say nothing about it).
     sealed: str | None = None
+    subscribed: bool | None = None  # our app among the WABA's subscribed apps (None: not read)
 
 
 async def run_due_health_checks(runtime: Runtime, *, now: datetime | None = None) -> int:
@@ -140,7 +146,9 @@ async def check(runtime: Runtime, connection_id: uuid.UUID) -> Reading:
     if connection is None:
         return Reading(failure="gone")
     reading = await read(runtime, connection)
-    await apply(runtime, connection_id, reading)
+    outcome = await apply(runtime, connection_id, reading)
+    if outcome in ("ok", "token_expiring") and reading.subscribed is False:
+        await repair_subscription(runtime, connection, reading)
     return reading
 
 
@@ -156,6 +164,7 @@ async def _read(runtime: Runtime, connection: WhatsAppConnection) -> Reading:
     results = await asyncio.gather(
         runtime.graph.debug_token(token, deadline=deadline),
         runtime.graph.get_phone_number(connection.phone_number_id, token=token, deadline=deadline),
+        runtime.graph.subscribed_apps(connection.waba_id, token=token, deadline=deadline),
         return_exceptions=True,
     )
     errors = [r for r in results if isinstance(r, BaseException)]
@@ -167,16 +176,66 @@ async def _read(runtime: Runtime, connection: WhatsAppConnection) -> Reading:
             raise error  # cancellation and the like are not a failed check
         detail = str(error) if isinstance(error, MetaError) else type(error).__name__
         return Reading(failure=detail[:500])
-    info, phone = results
-    assert isinstance(info, TokenInfo) and isinstance(phone, PhoneNumber)
-    return Reading(token=info, phone=phone, invalid=not info.is_valid)
+    info, phone, apps = results
+    assert isinstance(info, TokenInfo) and isinstance(phone, PhoneNumber) and isinstance(apps, list)
+    subscribed = _has_app(apps, runtime.graph.app_id)
+    return Reading(token=info, phone=phone, invalid=not info.is_valid, subscribed=subscribed)
 
 
-async def apply(runtime: Runtime, connection_id: uuid.UUID, reading: Reading) -> None:
+def _has_app(apps: list[dict[str, Any]], app_id: str) -> bool:
+    """Meta lists each subscribed app as ``{"whatsapp_business_api_data": {"id", "link", "name"}}``."""
+    for item in apps:
+        data = item.get("whatsapp_business_api_data")
+        if isinstance(data, dict) and str(data.get("id")) == app_id:
+            return True
+    return False
+
+
+async def repair_subscription(runtime: Runtime, connection: WhatsAppConnection, reading: Reading) -> None:
+    """Subscribe our app again (as the signup does); audited and counted once Meta said yes.
+
+    Done after ``apply`` with no transaction open; a Meta error is recorded like a failed check (the
+    connection stays ``active``), an invalid token like any other invalid token.
+    """
+    token = readable_token(runtime.ring, connection)
+    if not token:
+        return
+    try:
+        await runtime.graph.subscribe_app(
+            connection.waba_id, token=token, deadline=time.monotonic() + CHECK_SECONDS
+        )
+    except MetaError as error:
+        if error.is_invalid_token:
+            await apply(runtime, connection.id, Reading(invalid=True, sealed=reading.sealed))
+            return
+        async with runtime.sessionmaker.begin() as session:
+            current = await session.get(WhatsAppConnection, connection.id, with_for_update=True)
+            if current is not None and current.access_token == reading.sealed:
+                current.last_health_error = f"subscribed_apps: {error}"[:500]
+        log.warning("connection.subscription_repair_failed", connection_id=str(connection.id))
+        return
+    async with runtime.sessionmaker.begin() as session:
+        current = await session.get(WhatsAppConnection, connection.id, with_for_update=True)
+        if current is None or current.status is ConnectionStatus.DISCONNECTED:
+            return  # disconnected meanwhile: the disconnect's own unsubscribe is the last word
+        await audit.record(
+            session,
+            organization_id=current.organization_id,
+            actor_user_id=None,
+            action="whatsapp.subscription_repaired",
+            status=current.status.value,
+            details={"waba_id": current.waba_id, "source": "health_check"},
+        )
+    webhook_metrics.subscription_repaired()
+    log.warning("connection.subscription_repaired", connection_id=str(connection.id))
+
+
+async def apply(runtime: Runtime, connection_id: uuid.UUID, reading: Reading) -> str:
+    """Apply a reading in one transaction; returns the check's outcome (``gone`` when nothing to apply)."""
     async with runtime.sessionmaker.begin() as session:
         connection = await session.get(WhatsAppConnection, connection_id, with_for_update=True)
         if connection is None or connection.status is ConnectionStatus.DISCONNECTED:
-            return
+            return "gone"
         if reading.sealed != connection.access_token:
             outcome = "stale"  # read with a token the connection no longer has: ignored
         elif reading.invalid:
@@ -193,6 +252,7 @@ async def apply(runtime: Runtime, connection_id: uuid.UUID, reading: Reading) ->
                 await mark_active(session, connection, source="health_check")
     webhook_metrics.health_check(outcome=outcome)
     log.info("connection.health_check", connection_id=str(connection_id), outcome=outcome)
+    return outcome
 
 
 def _refresh(connection: WhatsAppConnection, info: TokenInfo, phone: PhoneNumber) -> str:

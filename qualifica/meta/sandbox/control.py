@@ -132,6 +132,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("POST", "/wabas/{waba_id}/readable"): lambda s, b, r: s.set_waba_readable(
         r.path_params["waba_id"], bool(b["readable"])
     ),
+    ("POST", "/wabas/{waba_id}/unsubscribe"): lambda s, b, r: s.remove_subscription(r.path_params["waba_id"]),
     ("POST", "/history-sharing"): lambda s, b, r: s.set_history_sharing(bool(b["value"])),
     ("GET", "/phones/{phone_id}/code"): lambda s, b, r: {
         "code": s.verification_code(r.path_params["phone_id"])

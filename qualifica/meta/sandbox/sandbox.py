@@ -212,6 +212,11 @@ class Sandbox:
         with self.lock:
             self.world.phones[phone_id].pin = pin
 
+    def remove_subscription(self, waba_id: str) -> None:
+        """Someone removes our app's webhook subscription in WhatsApp Manager: no webhook says so."""
+        with self.lock:
+            self.world.wabas[waba_id].subscribed_apps.discard(self.credentials.app_id)
+
     def revoke_token(self, value: str) -> None:
         """The customer removes our app: the token answers 190 and PARTNER_APP_UNINSTALLED is sent."""
         with self.lock:

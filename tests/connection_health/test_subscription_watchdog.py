@@ -1,0 +1,107 @@
+"""The health check's watchdog: our app's webhook subscription, removed at Meta, is put back."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from qualifica.audit import AuditEntry
+from qualifica.meta.sandbox import Sandbox
+from qualifica.runtime import Runtime
+from qualifica.whatsapp.health_check import run_due_health_checks
+from qualifica.whatsapp.models import ConnectionStatus, WhatsAppConnection
+from tests.connection_health.test_health import due
+from tests.support.connections import connect_with_sandbox, reload
+from tests.support.rows import audit_entries, status_audits
+from tests.support.sandbox import LiveSandbox
+
+REPAIRS = "qualifica_webhook_subscription_repairs_total"
+ACTION = "whatsapp.subscription_repaired"
+
+
+async def repairs(client: httpx.AsyncClient) -> float:
+    """The counter as ``/metrics`` exposes it."""
+    text = (await client.get("/metrics")).text
+    found = re.search(rf"^{REPAIRS} (\S+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+async def connected(db: AsyncSession, app: FastAPI, sandbox: Sandbox) -> WhatsAppConnection:
+    """A sandbox connection whose WABA has our app subscribed, as the signup leaves it."""
+    connection, token = await connect_with_sandbox(db, app, sandbox)
+    runtime: Runtime = app.state.runtime
+    await runtime.graph.subscribe_app(connection.waba_id, token=token)
+    assert sandbox.credentials.app_id in sandbox.waba(connection.waba_id).subscribed_apps
+    return connection
+
+
+async def unsubscribe(live_sandbox: LiveSandbox, waba_id: str) -> None:
+    async with httpx.AsyncClient(base_url=live_sandbox.url) as control:
+        response = await control.post(f"/_control/wabas/{waba_id}/unsubscribe")
+        assert response.status_code == 200
+
+
+class TestSubscriptionWatchdog:
+    async def test_a_removed_subscription_is_restored_audited_and_counted(
+        self,
+        db: AsyncSession,
+        app: FastAPI,
+        sandbox: Sandbox,
+        live_sandbox: LiveSandbox,
+        runtime: Runtime,
+        client: httpx.AsyncClient,
+    ) -> None:
+        connection = await connected(db, app, sandbox)
+        app_id = sandbox.credentials.app_id
+        await unsubscribe(live_sandbox, connection.waba_id)
+        assert app_id not in sandbox.waba(connection.waba_id).subscribed_apps
+        before = await repairs(client)
+        assert await run_due_health_checks(runtime, now=due(runtime)) == 1
+        assert app_id in sandbox.waba(connection.waba_id).subscribed_apps
+        (entry,) = await audit_entries(db, ACTION, AuditEntry.organization_id == connection.organization_id)
+        assert entry.actor_user_id is None
+        assert (entry.details or {})["waba_id"] == connection.waba_id
+        assert await repairs(client) == before + 1
+        connection = await reload(db, connection)
+        assert connection.status is ConnectionStatus.ACTIVE and connection.last_health_error is None
+        assert await status_audits(db, connection) == []
+
+    async def test_a_present_subscription_is_left_alone(
+        self,
+        db: AsyncSession,
+        app: FastAPI,
+        sandbox: Sandbox,
+        runtime: Runtime,
+        client: httpx.AsyncClient,
+    ) -> None:
+        connection = await connected(db, app, sandbox)
+        sandbox.clear_requests()
+        before = await repairs(client)
+        assert await run_due_health_checks(runtime, now=due(runtime)) == 1
+        calls = [r.method for r in sandbox.requests("subscribed_apps")]
+        assert calls == ["GET"]  # read, not written
+        assert await audit_entries(db, ACTION) == []
+        assert await repairs(client) == before
+        assert (await reload(db, connection)).status is ConnectionStatus.ACTIVE
+
+    async def test_a_meta_error_on_subscribed_apps_is_a_failed_check_not_an_error(
+        self,
+        db: AsyncSession,
+        app: FastAPI,
+        sandbox: Sandbox,
+        runtime: Runtime,
+        client: httpx.AsyncClient,
+    ) -> None:
+        connection = await connected(db, app, sandbox)
+        sandbox.fail_next("subscribed_apps", times=20, code=2, http_status=503, is_transient=True)
+        before = await repairs(client)
+        assert await run_due_health_checks(runtime, now=due(runtime)) == 1
+        connection = await reload(db, connection)
+        assert connection.status is ConnectionStatus.ACTIVE and connection.error_code is None
+        assert connection.last_health_error and "code=2" in connection.last_health_error
+        assert await status_audits(db, connection) == []
+        assert await audit_entries(db, ACTION) == []
+        assert await repairs(client) == before
