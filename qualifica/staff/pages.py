@@ -118,6 +118,7 @@ async def ops_page(
         },
         "connections": connections,
         "attempts": await stats.recent_attempts(db),
+        "live_connections": await stats.live_connections(db),
         "events": await stats.recent_events(db),
         "flag": await _flag_summary(db, not settings.is_production, organizations),
         "organizations": organizations,

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qualifica.accounts.models import Organization
 from qualifica.observability.analytics import EventName
 from qualifica.observability.models import AnalyticsEvent
-from qualifica.whatsapp.models import EmbeddedSignupAttempt
+from qualifica.whatsapp.models import ConnectionStatus, EmbeddedSignupAttempt, WhatsAppConnection
 
 LOCAL = ZoneInfo("America/Sao_Paulo")
 FUNNEL = (
@@ -193,3 +193,34 @@ async def recent_events(session: AsyncSession, *, limit: int = 20) -> list[Recen
 async def organizations(session: AsyncSession) -> list[tuple[uuid.UUID, str]]:
     rows = await session.execute(select(Organization.id, Organization.name).order_by(Organization.name))
     return [(row.id, row.name) for row in rows]
+
+
+@dataclass(frozen=True)
+class LiveConnection:
+    """A connection that is not disconnected, with when a webhook about it last arrived."""
+
+    organization: str | None
+    display_phone_number: str | None
+    status: str
+    last_webhook_at: datetime | None
+    last_health_check_at: datetime | None
+
+
+async def live_connections(session: AsyncSession, *, limit: int = 50) -> list[LiveConnection]:
+    rows = await session.execute(
+        select(WhatsAppConnection, Organization.name)
+        .outerjoin(Organization, Organization.id == WhatsAppConnection.organization_id)
+        .where(WhatsAppConnection.status != ConnectionStatus.DISCONNECTED)
+        .order_by(WhatsAppConnection.last_webhook_at.desc().nulls_last())
+        .limit(limit)
+    )
+    return [
+        LiveConnection(
+            name,
+            connection.display_phone_number,
+            connection.status.value,
+            connection.last_webhook_at,
+            connection.last_health_check_at,
+        )
+        for connection, name in rows.all()
+    ]

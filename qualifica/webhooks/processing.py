@@ -204,6 +204,10 @@ async def handle(runtime: Runtime, change_id: uuid.UUID, *, holder: str) -> Webh
             connection = await find_connection(session, change)
             if connection is not None:
                 change.organization_id = connection.organization_id
+                # Already locked in this transaction: a write only when the moment moves forward.
+                last = connection.last_webhook_at
+                if last is None or change.received_at > last:
+                    connection.last_webhook_at = change.received_at
             handler = handler_for(change.field)
             outcome = await handler(Context(session, runtime, change, connection))
             await write_holding(

@@ -81,6 +81,8 @@ class WhatsAppConnection(UUIDPk, Timestamps, Base):
     health_warnings: Mapped[list[Any] | None]
     last_health_check_at: Mapped[datetime | None]
     last_health_error: Mapped[str | None] = mapped_column(Text)
+    # When Meta last delivered a webhook about this connection (its received_at; only ever moves forward).
+    last_webhook_at: Mapped[datetime | None]
 
 
 class EmbeddedSignupAttempt(UUIDPk, Timestamps, Base):

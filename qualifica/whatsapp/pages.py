@@ -166,6 +166,10 @@ def local_date(moment: datetime | None) -> str | None:
     return moment.astimezone(AGENCY_TIMEZONE).strftime("%d/%m/%Y") if moment else None
 
 
+def local_moment(moment: datetime | None) -> str | None:
+    return moment.astimezone(AGENCY_TIMEZONE).strftime("%d/%m/%Y %H:%M") if moment else None
+
+
 def watchdog_ms(raw: str | None) -> int:
     """A test may shorten the watchdog with ``?watchdog_ms=``; it only changes how long this page waits."""
     if raw is None or not raw.isdigit():
@@ -198,6 +202,7 @@ async def whatsapp_settings(
             "view": view,
             "connection": view.connection,
             "connected_on": local_date(view.connection.connected_at if view.connection else None),
+            "last_webhook_on": local_moment(view.connection.last_webhook_at if view.connection else None),
             "watchdog_ms": watchdog_ms(watchdog),
             "sdk_url": settings.meta_sdk_url,
             "came_back": result is not None or error is not None,
