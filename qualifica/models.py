@@ -4,6 +4,7 @@ from qualifica.accounts.models import LoginFailure, Organization, Role, User, Us
 from qualifica.audit import AuditEntry
 from qualifica.db import Base
 from qualifica.flags import FeatureFlag
+from qualifica.mail.models import MailOutbox
 from qualifica.observability.models import AnalyticsEvent
 from qualifica.webhooks.models import WebhookChange, WebhookEvent
 from qualifica.whatsapp.models import (
@@ -21,6 +22,7 @@ __all__ = [
     "EmbeddedSignupAttempt",
     "FeatureFlag",
     "LoginFailure",
+    "MailOutbox",
     "Organization",
     "Role",
     "User",
