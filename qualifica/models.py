@@ -4,9 +4,9 @@ from qualifica.accounts.models import LoginFailure, Organization, Role, User, Us
 from qualifica.audit import AuditEntry
 from qualifica.db import Base
 from qualifica.flags import FeatureFlag
-from qualifica.mail.models import MailOutbox
 from qualifica.observability.models import AnalyticsEvent
 from qualifica.webhooks.models import WebhookChange, WebhookEvent
+from qualifica.whatsapp.mail.models import MailOutbox
 from qualifica.whatsapp.models import (
     CoexistenceSync,
     EmbeddedSignupAttempt,

@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica import audit
 from qualifica.db import utcnow
-from qualifica.mail.models import MailKind
-from qualifica.mail.outbox import change_moment, enqueue
 from qualifica.observability import webhook_metrics
 from qualifica.security.crypto import DecryptionError, KeyRing, unseal
 from qualifica.whatsapp.errors import SESSION_EXPIRED_MESSAGE
+from qualifica.whatsapp.mail.models import MailKind
+from qualifica.whatsapp.mail.outbox import change_moment, enqueue
 from qualifica.whatsapp.models import ConnectionStatus, WhatsAppConnection
 
 RECONNECT = "Clique para reconectar."

@@ -11,12 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica.accounts.models import Role
 from qualifica.db import utcnow
-from qualifica.mail.models import MailKind, MailOutbox, MailStatus
 from qualifica.meta.sandbox import Sandbox
 from qualifica.runtime import Runtime
 from qualifica.webhooks.processing import process_webhooks
 from qualifica.whatsapp.connection_state import mark_active, mark_error
 from qualifica.whatsapp.health_check import run_due_health_checks
+from qualifica.whatsapp.mail.models import MailKind, MailOutbox, MailStatus
 from qualifica.whatsapp.models import WhatsAppConnection
 from tests.support.connections import connect_with_sandbox, make_connection
 from tests.support.factories import make_org, make_user

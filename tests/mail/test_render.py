@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from qualifica.mail.models import MailKind
-from qualifica.mail.render import render_mail
+from qualifica.whatsapp.mail.models import MailKind
+from qualifica.whatsapp.mail.render import render_mail
 
 BASE = "https://app.qualifica.example"
 LINK = "https://app.qualifica.example/settings/whatsapp"

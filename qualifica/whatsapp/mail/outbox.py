@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica.accounts.models import Role, User
 from qualifica.db import utcnow
-from qualifica.mail.models import MailKind, MailOutbox
+from qualifica.whatsapp.mail.models import MailKind, MailOutbox
 from qualifica.whatsapp.models import WhatsAppConnection
 
 UNIQUE = ["kind", "connection_id", "change_key", "recipient"]

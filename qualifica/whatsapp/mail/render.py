@@ -7,8 +7,8 @@ from datetime import datetime
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from qualifica.mail.models import MailKind
 from qualifica.templating import TEMPLATES_DIR
+from qualifica.whatsapp.mail.models import MailKind
 
 _ENV = Environment(
     loader=FileSystemLoader(TEMPLATES_DIR / "mail"),
