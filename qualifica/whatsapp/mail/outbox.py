@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qualifica.accounts.models import Role, User
 from qualifica.db import utcnow
 from qualifica.whatsapp.mail.models import MailKind, MailOutbox
-from qualifica.whatsapp.models import WhatsAppConnection
+from qualifica.whatsapp.models import ConnectionStatus, WhatsAppConnection
 
 UNIQUE = ["kind", "connection_id", "change_key", "recipient"]
 
@@ -58,3 +58,14 @@ async def enqueue(
 def change_moment(moment: datetime) -> str:
     """A change's key: the moment the connection changed (a later error is a new change)."""
     return moment.isoformat(timespec="microseconds")
+
+
+async def connection_in_error(session: AsyncSession, organization_id: uuid.UUID) -> bool:
+    """The organization's connection is in ``error``: every back-office page shows the banner."""
+    status = await session.scalar(
+        select(WhatsAppConnection.status).where(
+            WhatsAppConnection.organization_id == organization_id,
+            WhatsAppConnection.status == ConnectionStatus.ERROR,
+        )
+    )
+    return status is not None
