@@ -68,7 +68,8 @@ STEP_SECONDS = 20.0  # budget for one round of Meta calls; well inside the 30 s 
 # A rate limit without Meta's estimate is waited out this long (ARCHITECTURE §14).
 RATE_LIMIT_WAIT = timedelta(seconds=60)
 # The reads that prove the token may use the WABA (its fields and its numbers).
-READS = frozenset({PipelineStep.WABA_LOOKUP, PipelineStep.PHONE_LOOKUP})
+# The reads that prove access (§14); debug_token is the app's question about the token, not one of them.
+READS = frozenset({"waba", "phone"})
 
 
 class PinRequired(Exception):
@@ -215,10 +216,10 @@ class Run:
         }
         pending = {name: call for name, call in calls.items() if name not in done}
         results = await asyncio.gather(*(call() for _, call in pending.values()), return_exceptions=True)
-        failures: list[tuple[PipelineStep, BaseException]] = []
+        failures: list[tuple[str, PipelineStep, BaseException]] = []
         for (name, (step, _)), result in zip(pending.items(), results, strict=True):
             if isinstance(result, BaseException):
-                failures.append((step, result))
+                failures.append((name, step, result))
             else:
                 done[name] = result
         if failures:  # keep what succeeded for the next run; success is saved with the next step
@@ -228,12 +229,12 @@ class Run:
             raise StepFailure(PipelineStep.WABA_LOOKUP, SessionExpired(), analytics_code="190")
         # Access is proven by use (ARCHITECTURE §14): the token's scopes are a hint only, and the WABA is
         # not ours only when Meta refuses to let the token read it or its numbers.
-        for step, error in failures:
-            if step in READS and isinstance(error, MetaError) and denies_access(error):
+        for name, _, error in failures:
+            if name in READS and isinstance(error, MetaError) and denies_access(error):
                 raise StepFailure(
                     PipelineStep.WABA_LOOKUP, WabaNotGranted(), analytics_code="waba_not_granted"
                 )
-        for step, error in failures:
+        for _, step, error in failures:
             self._raise(step, error)
         info = TokenInfo.model_validate(done["token"])
         waba = Waba.model_validate(done["waba"])

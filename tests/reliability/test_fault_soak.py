@@ -1,6 +1,7 @@
 """Fault soak: ``SOAK_SIGNUPS`` signups (default 200), a fifth with a Meta fault on one of the six calls.
 
-Faults: transient errors (code 2), proxy pages (502 HTML), permanent errors (code 200), timeouts (the call
+Faults: transient errors (code 2), proxy pages (502 HTML), permanent errors (code 200: on a read of the WABA
+or its number that is a WABA not granted, §14), timeouts (the call
 takes longer than the client waits, every retry too) and slow calls. Signups run one after another so each
 fault is known to belong to one signup; the expected ending of each is stated up front. Afterwards every
 attempt has ended (postponed ones are resumed by a worker), exactly as expected, and every token Meta issued
@@ -66,8 +67,17 @@ class Fault:
         sandbox.clear_failures(self.endpoint)
 
     @property
+    def statuses(self) -> tuple[int, ...]:
+        """A permission error on a read of the WABA or its number is a WABA not granted (ARCHITECTURE §14)."""
+        if self.kind == "permanent" and self.endpoint in ("waba", "phone_number"):
+            return (400,)
+        return (200, 202, 401, 502)
+
+    @property
     def expected(self) -> tuple[AttemptStatus, str | None]:
         """How the attempt must end: Meta said no for good, or a code exchange nobody heard back from."""
+        if self.statuses == (400,):  # proving access reads the WABA and its numbers: one step, waba_lookup
+            return AttemptStatus.FAILED, "waba_lookup"
         if self.kind == "permanent" or (self.kind == "timeout" and self.endpoint == "oauth_access_token"):
             return AttemptStatus.FAILED, STEP_OF[self.endpoint]
         return AttemptStatus.COMPLETED, None
@@ -106,7 +116,7 @@ async def test_every_attempt_ends_as_expected_and_no_token_is_lost(
                 fault.inject(sandbox)
             body = {"code": result.code, "state": start.json()["state"], "event": result.event, **result.data}
             answer = await http.post(f"{W}/embedded-signup/callback", json=body, headers=creds.headers)
-            assert answer.status_code in (200, 202, 401, 502), answer.text
+            assert answer.status_code in (fault.statuses if fault else (200,)), (fault, answer.text)
             if fault:
                 fault.clear(sandbox)
         expected[str(admin.organization_id)] = fault.expected if fault else (AttemptStatus.COMPLETED, None)
@@ -135,7 +145,7 @@ async def test_every_attempt_ends_as_expected_and_no_token_is_lost(
             assert token in sandbox.world.tokens and not sandbox.world.tokens[token].revoked
             tokens.append(token)
         else:
-            assert attempt.error_code in {"meta_error", "session_expired"}, where
+            assert attempt.error_code in {"meta_error", "session_expired", "waba_not_granted"}, where
             assert connection is None, "a failed signup left a connection behind"
             failed_after_exchange += step != "token_exchange"
     assert len(set(tokens)) == len(tokens), "two connections share a token"

@@ -38,11 +38,17 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("POST", f"{W}/connection/disconnect"): (401, 403, 404, 403),
     ("POST", f"{W}/connection/pin"): (401, 403, 409, 403),
     ("POST", f"{W}/connection/health-check"): (401, 403, 404, 403),
+    # §14: nothing of another organization's waits for this admin's choice, code or number
+    ("POST", f"{W}/embedded-signup/choose"): (401, 403, 404, 403),
+    ("POST", f"{W}/connection/verification/request"): (401, 403, 409, 403),
+    ("POST", f"{W}/connection/verification/verify"): (401, 403, 409, 403),
+    ("POST", f"{W}/connection/number"): (401, 403, 409, 403),
     ("GET", "/"): (303, "ok:200", "ok:200", None),
     ("GET", "/settings/whatsapp"): (303, "ok:200", "ok:200", None),
     ("GET", "/ops"): (303, 403, 403, None),
     ("POST", "/ops/flags"): (303, 403, 403, 403),
 }
+NOBODYS_ATTEMPT = "00000000-0000-4000-8000-000000000001"
 # Open by design, each with its own guard, checked in ``test_open_routes_have_their_own_guard``.
 OPEN = {
     ("GET", "/healthz"),
@@ -89,6 +95,14 @@ def body_for(path: str, state: str) -> dict[str, object]:
         f"{W}/embedded-signup/cancel": {"state": state, "step": "PERMISSIONS"},
         f"{W}/embedded-signup/error": {"state": state, "error_code": "1", "error_message": "x"},
         f"{W}/connection/pin": {"pin": "123456"},
+        f"{W}/embedded-signup/choose": {"attempt_id": NOBODYS_ATTEMPT, "waba_id": "1234567890"},
+        f"{W}/connection/verification/request": {"method": "sms"},
+        f"{W}/connection/verification/verify": {"code": "123456"},
+        f"{W}/connection/number": {
+            "country_code": "55",
+            "phone_number": "11987654321",
+            "verified_name": "Teste",
+        },
         f"{W}/connection/disconnect": {},
         "/api/v1/organization": {"name": "Outro nome"},
         "/ops/flags": {},

@@ -31,6 +31,7 @@ from tests.support.live import free_port
 from tests.support.processes import Process, processes
 
 SIGNUPS = int(os.environ.get("KILL_SIGNUPS", "24"))
+ENDED = (AttemptStatus.COMPLETED, AttemptStatus.FAILED, AttemptStatus.CANCELLED)
 LANES = 4
 W = "/api/v1/whatsapp"
 ENDPOINTS = ("oauth_access_token", "debug_token", "phone_number", "waba", "subscribed_apps", "register")
@@ -79,6 +80,7 @@ async def test_every_attempt_finishes_after_random_kills(
         sandbox.set_latency(endpoint, (0.05, 0.35))
     admins = [await add_user(db) for _ in range(SIGNUPS)]
     await db.commit()
+    organizations = sorted(str(admin.organization_id) for admin in admins)
     port = free_port()
     url, ready = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}/readyz"
     env = service_env(settings, callback_deadline_seconds="0.5")
@@ -107,13 +109,18 @@ async def test_every_attempt_finishes_after_random_kills(
         while time.monotonic() < deadline:
             db.expire_all()
             open_ = (await db.scalars(select(EmbeddedSignupAttempt.status))).all()
-            if all(s in (AttemptStatus.COMPLETED, AttemptStatus.FAILED) for s in open_):
+            if all(s in ENDED for s in open_):
                 break
             await asyncio.sleep(1)
     assert sum(kills.values()) >= 3, kills
 
-    attempts = (await db.scalars(select(EmbeddedSignupAttempt))).all()
-    assert len(attempts) == SIGNUPS
+    everything = (await db.scalars(select(EmbeddedSignupAttempt))).all()
+    # A start whose answer a kill swallowed is sent again: the new attempt supersedes the first (§12),
+    # which ends cancelled with nothing kept. Every organization has exactly one attempt that was not.
+    superseded = [a for a in everything if a.step_cancelled == "superseded"]
+    assert all(a.status is AttemptStatus.CANCELLED and a.access_token is None for a in superseded)
+    attempts = [a for a in everything if a.step_cancelled != "superseded"]
+    assert sorted(str(a.organization_id) for a in attempts) == organizations
     for attempt in attempts:
         where = (str(attempt.id), attempt.status, attempt.step, attempt.step_failed, attempt.error_code)
         assert attempt.status in (AttemptStatus.COMPLETED, AttemptStatus.FAILED), where

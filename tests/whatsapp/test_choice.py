@@ -126,6 +126,15 @@ class TestAccessProvenByUse:
         assert response.status_code == 400
         assert response.json()["error"]["code"] == "waba_not_granted"
 
+    async def test_a_permission_error_on_debug_token_is_no_verdict_on_the_waba(
+        self, browser: Browser, sandbox: Sandbox
+    ) -> None:
+        # debug_token is our app asking about the token: only reads of the WABA and its numbers prove access
+        sandbox.fail_next("debug_token", code=200, message="(#200) Permissions error")
+        response = await browser.connect(sandbox)
+        assert response.status_code == 502
+        assert response.json()["error"]["code"] == "meta_error"
+
 
 class TestChoiceRequired:
     async def test_the_sandboxs_two_wabas_without_event_path_asks_then_connects(
