@@ -34,6 +34,7 @@ from qualifica.templating import STATIC_DIR
 from qualifica.webhooks import api as webhooks_api
 from qualifica.whatsapp import api as whatsapp_api
 from qualifica.whatsapp import pages as whatsapp_pages
+from qualifica.whatsapp.mail.outbox import connection_in_error
 from qualifica.whatsapp.status import read_connections_gauge
 from qualifica.worker import run_worker
 
@@ -100,6 +101,7 @@ def create_app(
     app.state.settings = settings
     app.state.session_codec = SessionCodec(settings.require_secret_key())
     app.state.gauge_readers = [read_connections_gauge]
+    app.state.whatsapp_in_error = connection_in_error
     install_error_handlers(app)
     app.add_middleware(RejectNul)
     app.add_middleware(BodyLimit)

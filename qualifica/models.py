@@ -6,6 +6,7 @@ from qualifica.db import Base
 from qualifica.flags import FeatureFlag
 from qualifica.observability.models import AnalyticsEvent
 from qualifica.webhooks.models import WebhookChange, WebhookEvent
+from qualifica.whatsapp.mail.models import MailOutbox
 from qualifica.whatsapp.models import (
     CoexistenceSync,
     EmbeddedSignupAttempt,
@@ -21,6 +22,7 @@ __all__ = [
     "EmbeddedSignupAttempt",
     "FeatureFlag",
     "LoginFailure",
+    "MailOutbox",
     "Organization",
     "Role",
     "User",

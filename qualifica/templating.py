@@ -29,7 +29,12 @@ def render(
     response = templates.TemplateResponse(
         request,
         template,
-        {"principal": principal, "user": principal.viewer if principal else None, "csrf_token": csrf_token}
+        {
+            "principal": principal,
+            "user": principal.viewer if principal else None,
+            "csrf_token": csrf_token,
+            "whatsapp_in_error": getattr(request.state, "whatsapp_in_error", False),
+        }
         | (context or {}),
         status_code=status_code,
         headers=headers,

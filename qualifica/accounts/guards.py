@@ -82,10 +82,13 @@ async def require_admin(principal: CsrfPrincipal) -> Principal:
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]
 
 
-async def get_page_principal(request: Request, principal: PrincipalDep) -> Principal:
+async def get_page_principal(request: Request, principal: PrincipalDep, db: SessionDep) -> Principal:
     """The signed-in user of a page; the layout reads it to show the menu and refresh the CSRF cookie."""
     _ = principal.viewer  # copied now, while the row is loaded
     request.state.principal = principal
+    # The app installs what the layout's banner asks (the WhatsApp domain sits above this one).
+    in_error = getattr(request.app.state, "whatsapp_in_error", None)
+    request.state.whatsapp_in_error = bool(in_error and await in_error(db, principal.user.organization_id))
     return principal
 
 

@@ -16,6 +16,8 @@ from qualifica.db import utcnow
 from qualifica.observability import webhook_metrics
 from qualifica.security.crypto import DecryptionError, KeyRing, unseal
 from qualifica.whatsapp.errors import SESSION_EXPIRED_MESSAGE
+from qualifica.whatsapp.mail.models import MailKind
+from qualifica.whatsapp.mail.outbox import change_moment, enqueue
 from qualifica.whatsapp.models import ConnectionStatus, WhatsAppConnection
 
 RECONNECT = "Clique para reconectar."
@@ -69,6 +71,8 @@ async def mark_error(
     await _audit(
         session, connection, before=before, details={"error_code": code, "source": source, **details}
     )
+    if before != ConnectionStatus.ERROR.value:  # one mail per fall into error, not per code change
+        await enqueue(session, connection, MailKind.DISCONNECTED, change_moment(connection.updated_at))
     webhook_metrics.status_changed(status=ConnectionStatus.ERROR.value, reason=code)
     return True
 
@@ -89,8 +93,16 @@ async def mark_active(
         before=ConnectionStatus.ERROR.value,
         details={"previous_error_code": before_code, "source": source, **details},
     )
+    await enqueue(session, connection, MailKind.RECONNECTED, change_moment(connection.updated_at))
     webhook_metrics.status_changed(status=ConnectionStatus.ACTIVE.value, reason=source)
     return True
+
+
+async def note_token_expiring(session: AsyncSession, connection: WhatsAppConnection) -> None:
+    """The token expires within 7 days: one mail per admin per expiry date, however often it is seen."""
+    if connection.token_expires_at is not None:
+        key = connection.token_expires_at.date().isoformat()
+        await enqueue(session, connection, MailKind.EXPIRING, key)
 
 
 def set_warning(

@@ -34,6 +34,7 @@ from qualifica.whatsapp.connection_state import (
     clear_warning,
     mark_active,
     mark_error,
+    note_token_expiring,
     readable_token,
     set_warning,
 )
@@ -248,6 +249,8 @@ async def apply(runtime: Runtime, connection_id: uuid.UUID, reading: Reading) ->
         else:
             assert reading.token is not None and reading.phone is not None
             outcome = _refresh(connection, reading.token, reading.phone)
+            if outcome == "token_expiring":
+                await note_token_expiring(session, connection)
             if connection.error_code == "token_invalid":
                 await mark_active(session, connection, source="health_check")
     webhook_metrics.health_check(outcome=outcome)
