@@ -1,7 +1,7 @@
 """whatsapp_connections.last_webhook_at: when a webhook about the connection was last processed
 
 Revision ID: 0009_last_webhook_at
-Revises: 0007_meta_today
+Revises: 0008_mail_outbox
 Create Date: 2026-12-05 10:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import qualifica.db
 
 revision: str = "0009_last_webhook_at"
-down_revision: str | None = "0007_meta_today"
+down_revision: str | None = "0008_mail_outbox"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
