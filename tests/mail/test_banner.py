@@ -33,7 +33,9 @@ async def test_the_banner_shows_while_in_error_with_the_link_for_admins_only(
     connection_id = connection.id
 
     async def page(cookies: dict[str, str]) -> str:
-        response = await client.get(path, cookies=cookies)
+        client.cookies.clear()
+        client.cookies.update(cookies)
+        response = await client.get(path)
         assert response.status_code == 200
         return response.text
 
