@@ -51,9 +51,9 @@ class ConnectionView:
 
 
 async def connection_view(session: AsyncSession, *, organization_id: uuid.UUID) -> ConnectionView:
-    connection = await session.scalar(
-        select(WhatsAppConnection).where(WhatsAppConnection.organization_id == organization_id)
-    )
+    # The attempt first: each statement sees what was committed when it ran (READ COMMITTED), and a run
+    # commits its connection no later than its attempt's end. Read the other way round, a run finishing in
+    # between would show an ended attempt and no connection yet: "not_connected" for a moment.
     attempt = await session.scalar(
         select(EmbeddedSignupAttempt)
         .where(
@@ -62,6 +62,9 @@ async def connection_view(session: AsyncSession, *, organization_id: uuid.UUID) 
         )
         .order_by(EmbeddedSignupAttempt.created_at.desc())
         .limit(1)
+    )
+    connection = await session.scalar(
+        select(WhatsAppConnection).where(WhatsAppConnection.organization_id == organization_id)
     )
     if attempt is not None and attempt.status is AttemptStatus.PROCESSING:
         return ConnectionView("connecting", connection, attempt, None)
