@@ -30,10 +30,7 @@ async def repairs(client: httpx.AsyncClient) -> float:
 
 
 async def connected(db: AsyncSession, app: FastAPI, sandbox: Sandbox) -> WhatsAppConnection:
-    """A sandbox connection whose WABA has our app subscribed, as the signup leaves it."""
-    connection, token = await connect_with_sandbox(db, app, sandbox)
-    runtime: Runtime = app.state.runtime
-    await runtime.graph.subscribe_app(connection.waba_id, token=token)
+    connection, _ = await connect_with_sandbox(db, app, sandbox)
     assert sandbox.credentials.app_id in sandbox.waba(connection.waba_id).subscribed_apps
     return connection
 

@@ -58,6 +58,7 @@ async def connect_with_sandbox(
     assert result.code and result.waba_id and result.phone_number_id
     runtime: Runtime = app.state.runtime
     token = (await runtime.graph.exchange_code(result.code)).access_token
+    await runtime.graph.subscribe_app(result.waba_id, token=token)  # the signup leaves our app subscribed
     with sandbox.lock:
         display = sandbox.world.phones[result.phone_number_id].display_phone_number
     connection = await make_connection(
