@@ -1,7 +1,7 @@
 """The package's shape (CONVENTIONS.md): no import circles, and every import points down the layers.
 
 Layers, top to bottom: the entry points (app, CLI, worker, the page-only packages), the route modules of each
-domain (``api.py`` JSON, ``pages.py`` HTML), the domains (``accounts``, ``whatsapp``, ``webhooks``), and the
+domain (``api.py`` JSON, ``pages.py`` HTML), the domains (``accounts``, ``whatsapp``, ``assistant``, ``webhooks``), and the
 infrastructure every domain may use. Imports inside functions and under ``TYPE_CHECKING`` count too.
 """
 
@@ -18,10 +18,15 @@ import qualifica
 
 ROOT = Path(qualifica.__file__).parent
 ENTRY_POINTS = ("app", "cli", "worker", "staff", "home", "models", "migrations")
-DOMAINS = ("accounts", "whatsapp", "webhooks")
+DOMAINS = ("accounts", "whatsapp", "assistant", "webhooks")
 ROUTE_MODULES = ("api", "pages")
 # A domain may lean on the ones listed here, never the other way round.
-DOMAIN_MAY_IMPORT = {"accounts": set(), "whatsapp": {"accounts"}, "webhooks": {"accounts", "whatsapp"}}
+DOMAIN_MAY_IMPORT = {
+    "accounts": set(),
+    "whatsapp": {"accounts"},
+    "assistant": {"accounts", "whatsapp"},
+    "webhooks": {"accounts", "whatsapp", "assistant"},
+}
 
 
 def _module_name(path: Path) -> str:
