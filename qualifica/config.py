@@ -6,8 +6,10 @@ import base64
 import binascii
 import ipaddress
 import os
+from email.utils import parseaddr
 from enum import StrEnum
 from functools import cached_property
+from pathlib import Path
 from typing import Annotated, Self
 from urllib.parse import urlsplit
 
@@ -103,6 +105,10 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
     # §16: ``smtp://user:pass@host:port`` (``?starttls=true``) or ``smtps://`` (required in production).
     smtp_url: SecretStr | None = None
+    # §16: the mails' sender (``Name <address>``).
+    mail_from: str = "Qualifica Leads <nao-responda@qualificaleads.com.br>"
+    # Beyond §8: without ``SMTP_URL`` (development, demo) every mail is also written here as an ``.eml`` file.
+    mail_dir: Path = Path("var/mail")
     # Retention (days; 0 keeps forever): the worker deletes only what is settled and older than this.
     retention_login_failures_days: int = Field(default=1, ge=0)
     retention_sessions_days: int = Field(default=30, ge=0)  # after a session expired or was revoked
@@ -179,6 +185,15 @@ class Settings(BaseSettings):
             port_ok = False
         if parts.scheme not in {"smtp", "smtps"} or not parts.hostname or not port_ok:
             raise ValueError("QUALIFICA_SMTP_URL must look like smtp://user:pass@host:port or smtps://…")
+        return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from_shape(cls, value: str) -> str:
+        if "@" not in parseaddr(value)[1]:
+            raise ValueError(
+                "QUALIFICA_MAIL_FROM must be an address, e.g. Qualifica Leads <nao-responda@exemplo.com.br>"
+            )
         return value
 
     @field_validator("base_url", "meta_graph_url", "meta_dialog_url")

@@ -68,7 +68,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-def settings(database_url: str, live_sandbox: LiveSandbox) -> Settings:
+def settings(database_url: str, live_sandbox: LiveSandbox, tmp_path: Path) -> Settings:
     """The service under test, talking to the live Meta sandbox (reset for each test) over a real socket."""
     return Settings(
         _env_file=None,
@@ -80,6 +80,7 @@ def settings(database_url: str, live_sandbox: LiveSandbox) -> Settings:
         meta_app_secret=meta.APP_SECRET,
         meta_config_id=meta.CONFIG_ID,
         meta_webhook_verify_token=meta.VERIFY_TOKEN,
+        mail_dir=tmp_path / "mail",
     )
 
 

@@ -1,5 +1,6 @@
 """The connection's background jobs: resume interrupted signups (``signup.resume``), expire abandoned ones
-(``signup.expire``) and check live connections with Meta (``connection.health_check``).
+(``signup.expire``), check live connections with Meta (``connection.health_check``) and mail the admins
+(``mail.deliver``).
 
 Safe to run in as many processes as there are: attempts are claimed with a lease (compare-and-set, with
 ``FOR UPDATE SKIP LOCKED`` on PostgreSQL to spread candidates between workers).
@@ -24,6 +25,7 @@ from qualifica.whatsapp import attempts, lifecycle, retention
 from qualifica.whatsapp.attempts import Attempt
 from qualifica.whatsapp.coexistence import request_due_syncs
 from qualifica.whatsapp.health_check import run_due_health_checks
+from qualifica.whatsapp.mail import delivery as mail_delivery
 from qualifica.whatsapp.models import AttemptStatus
 from qualifica.whatsapp.pipeline import run_attempt
 
@@ -92,5 +94,7 @@ JOBS = (
     Job("connection.health_check", run_due_health_checks, interval=5.0),
     # A coexistence number's contact and history syncs (once each, within Meta's 24 h).
     Job("coexistence.sync", request_due_syncs, interval=5.0),
+    # The admins' mails about the connection (§16), from the outbox its changes write.
+    mail_delivery.JOB,
     retention.JOB,
 )

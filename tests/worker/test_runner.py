@@ -232,6 +232,7 @@ class TestStop:
             "analytics.retention",
             "coexistence.sync",
             "connection.health_check",
+            "mail.deliver",
             "signup.expire",
             "signup.resume",
             "signup.retention",
