@@ -34,6 +34,7 @@ from qualifica.templating import STATIC_DIR
 from qualifica.webhooks import api as webhooks_api
 from qualifica.whatsapp import api as whatsapp_api
 from qualifica.whatsapp import pages as whatsapp_pages
+from qualifica.whatsapp.mail import pages as mail_pages
 from qualifica.whatsapp.mail.outbox import connection_in_error
 from qualifica.whatsapp.status import read_connections_gauge
 from qualifica.worker import run_worker
@@ -126,4 +127,5 @@ def create_app(
         sandbox = create_sandbox_app(settings, webhook_url=settings.base_url + WEBHOOK_PATH)
         app.mount(SANDBOX_PATH, sandbox)
         app.state.sandbox = sandbox.state.sandbox
+        app.include_router(mail_pages.router)  # the local outbox, beside the fake Meta
     return app

@@ -103,12 +103,16 @@ def demo(
 
     from qualifica.app import create_app
     from qualifica.migrate import upgrade
+    from qualifica.whatsapp.mail.pages import MAIL_PAGE
 
     base_url = os.environ.get("QUALIFICA_BASE_URL", f"http://{host}:{port}")
     settings = load_settings(serving=True, sandbox=True, base_url=base_url)
     upgrade(settings.database_url)
     email, password = run(lambda: with_session(settings, _seed_demo))
     typer.echo(f"URL: {base_url}\nE-mail: {email}\nSenha: {password}")
+    # Without an SMTP server the admins' mails are only in the local outbox (and in .eml files).
+    files = f" (arquivos .eml em {settings.mail_dir}/)" if settings.smtp_url is None else ""
+    typer.echo(f"E-mails: {base_url}{MAIL_PAGE}{files}")
     sys.stdout.flush()
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None, proxy_headers=False)
 
