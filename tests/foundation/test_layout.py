@@ -1,8 +1,9 @@
 """The package's shape (CONVENTIONS.md): no import circles, and every import points down the layers.
 
 Layers, top to bottom: the entry points (app, CLI, worker, the page-only packages), the route modules of each
-domain (``api.py`` JSON, ``pages.py`` HTML), the domains (``accounts``, ``whatsapp``, ``assistant``, ``webhooks``), and the
-infrastructure every domain may use. Imports inside functions and under ``TYPE_CHECKING`` count too.
+domain (``api.py`` JSON, ``pages.py`` HTML), the domains (``accounts``, ``whatsapp``, ``assistant``,
+``webhooks``), and the infrastructure every domain may use. Imports inside functions and under
+``TYPE_CHECKING`` count too.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``/_sandbox/mail``: in demo mode every mail is listed and shown as sent; without the sandbox it is absent."""
+"""``/_sandbox/mail``: in demo mode every mail is listed and shown as sent; without the sandbox, no page."""
 
 from __future__ import annotations
 
