@@ -28,6 +28,8 @@ from qualifica.security.crypto import seal
 from qualifica.whatsapp import ownership
 from qualifica.whatsapp.attempts import RETRY, Attempt
 from qualifica.whatsapp.catalogue import METRIC_ERROR_CODE
+from qualifica.whatsapp.mail.models import MailKind
+from qualifica.whatsapp.mail.outbox import change_moment, enqueue
 from qualifica.whatsapp.models import (
     AttemptStatus,
     CoexistenceSync,
@@ -187,6 +189,8 @@ async def _complete(
             phone_number_id=saved.phone.id,
         ):
             raise ownership.InUse
+        # §16: an admin reconnecting after an error tells the other admins, as Meta's reconnection would
+        back_from_error = connection is not None and connection.status == ConnectionStatus.ERROR
         if connection is None:  # added to the session once filled in (the UPDATE below autoflushes)
             connection = WhatsAppConnection(id=uuid.uuid4(), organization_id=attempt.organization_id)
         now = utcnow()
@@ -239,6 +243,8 @@ async def _complete(
         connection.health = {"health_status": phone.health_status, "status": phone.status}
         connection.health_warnings = []
         session.add(connection)
+        if back_from_error:
+            await enqueue(session, connection, MailKind.RECONNECTED, change_moment(now))
         if saved.coexistence:
             await session.flush()  # the connection row exists before the syncs that reference it
             session.add_all(

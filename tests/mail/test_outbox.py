@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qualifica.accounts.models import Role
+from qualifica.accounts.models import Role, User
 from qualifica.db import utcnow
 from qualifica.meta.sandbox import Sandbox
 from qualifica.runtime import Runtime
@@ -18,8 +18,10 @@ from qualifica.whatsapp.connection_state import mark_active, mark_error
 from qualifica.whatsapp.health_check import run_due_health_checks
 from qualifica.whatsapp.mail.models import MailKind, MailOutbox, MailStatus
 from qualifica.whatsapp.models import WhatsAppConnection
+from tests.support.accounts import sign_in
 from tests.support.connections import connect_with_sandbox, make_connection
 from tests.support.factories import make_org, make_user
+from tests.support.signup import Browser
 from tests.support.webhooks import account_entry, envelope, post_signed
 
 WABA = "4000000000081"
@@ -94,3 +96,23 @@ async def test_a_token_expiring_queues_one_mail_per_expiry_date(
     await run_due_health_checks(runtime, now=due(runtime) + timedelta(days=1))
     mails = [m for m in await outbox(db) if m.kind is MailKind.EXPIRING]
     assert [(m.recipient, m.connection_id) for m in mails] == [("ana@aurora.example", connection_id)]
+
+
+async def test_an_admin_reconnecting_through_the_signup_after_an_error_mails_connected_again(
+    client: httpx.AsyncClient, db: AsyncSession, sandbox: Sandbox, runtime: Runtime, admin_user: User
+) -> None:
+    email = admin_user.email
+    admin = Browser(client, await sign_in(client, admin_user))
+    assert (await admin.connect(sandbox)).status_code == 200
+    assert await outbox(db) == []  # a first connection is not "connected again"
+    connection = await db.scalar(select(WhatsAppConnection))
+    assert connection is not None
+    async with runtime.sessionmaker.begin() as session:
+        row = await session.get(WhatsAppConnection, connection.id)
+        assert row is not None
+        await mark_error(session, row, code="app_uninstalled", source="test")
+
+    assert (await admin.connect(sandbox)).status_code == 200
+    mails = await outbox(db)
+    assert sorted(m.kind.value for m in mails) == ["disconnected", "reconnected"]
+    assert {m.recipient for m in mails} == {email}
