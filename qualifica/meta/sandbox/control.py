@@ -35,6 +35,7 @@ def _failure(sandbox: Sandbox, body: dict[str, Any], _: Request) -> None:
             "error_type",
             "raw_body",
             "regain_minutes",
+            "method",
         )
         if k in body
     }

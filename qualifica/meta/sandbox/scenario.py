@@ -93,6 +93,8 @@ class Failure:
     raw_body: str | None = None
     # Rate limits: minutes put in X-Business-Use-Case-Usage's estimated_time_to_regain_access.
     regain_minutes: float | None = None
+    # Only calls with this HTTP method take it (``POST``: the subscribe, not the read, of subscribed_apps).
+    method: str | None = None
 
     def status(self) -> int:
         return self.http_status or _DEFAULT_STATUS.get(self.code, 400)
@@ -156,6 +158,10 @@ class Scenario:
     history_sharing: bool = True  # False: the business declined; history answers error 2593109
     requests: list[RecordedRequest] = field(default_factory=list)
 
-    def next_failure(self, endpoint: str) -> Failure | None:
-        queue = self.failures.get(endpoint)
-        return queue.popleft() if queue else None
+    def next_failure(self, endpoint: str, method: str) -> Failure | None:
+        queue = self.failures.get(endpoint) or deque()
+        for failure in queue:
+            if failure.method is None or failure.method == method:
+                queue.remove(failure)
+                return failure
+        return None
