@@ -15,6 +15,7 @@ import typer
 
 from qualifica.cli.common import fail, load_settings, run, with_session
 from qualifica.cli.flags import flag_app
+from qualifica.cli.mail import mail_app
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +34,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(keys_app, name="keys")
 app.add_typer(meta_app, name="meta")
 app.add_typer(flag_app, name="flag")
+app.add_typer(mail_app, name="mail")
 
 DEMO_CREDENTIALS = Path("var") / "demo-credentials.json"
 
