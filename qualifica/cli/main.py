@@ -104,6 +104,7 @@ def demo(
     import uvicorn
 
     from qualifica.app import create_app
+    from qualifica.config import SANDBOX_PATH
     from qualifica.migrate import upgrade
     from qualifica.whatsapp.mail.pages import MAIL_PAGE
 
@@ -115,6 +116,7 @@ def demo(
     # Without an SMTP server the admins' mails are only in the local outbox (and in .eml files).
     files = f" (arquivos .eml em {settings.mail_dir}/)" if settings.smtp_url is None else ""
     typer.echo(f"E-mails: {base_url}{MAIL_PAGE}{files}")
+    typer.echo(f"Gerenciador do WhatsApp (sandbox): {base_url}{SANDBOX_PATH}/manager")
     sys.stdout.flush()
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None, proxy_headers=False)
 

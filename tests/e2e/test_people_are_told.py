@@ -34,12 +34,6 @@ async def connection_status(pilot: Pilot, wanted: str, seconds: float = 15) -> N
     raise AssertionError(f"the connection never became {wanted}: {await pilot.status()}")
 
 
-def our_token(live: Live, waba_id: str) -> str:
-    sandbox = live.sandbox
-    with sandbox.lock:
-        return next(value for value, token in sandbox.world.tokens.items() if waba_id in token.waba_ids)
-
-
 class TestBanner:
     async def test_every_page_shows_the_banner_while_in_error_and_none_after_reconnecting(
         self, pilot: Pilot, browser: Browser, live: Live, db: AsyncSession, member: User
@@ -50,9 +44,11 @@ class TestBanner:
         await pilot.expect_connected()
         await expect(banner).to_have_count(0)
 
-        # The customer removes our app in Meta's settings: Meta sends PARTNER_APP_UNINSTALLED.
-        waba_id = (await pilot.status())["connection"]["waba_id"]
-        live.sandbox.revoke_token(our_token(live, waba_id))
+        # The customer removes our app in Meta's settings (the demo's stand-in for WhatsApp Manager): Meta
+        # sends PARTNER_APP_UNINSTALLED, the worker inside the server takes the connection into error.
+        await pilot.page.goto("/_sandbox/meta/manager")
+        await pilot.page.get_by_role("button", name="Remover o app Qualifica Leads").click()
+        await expect(pilot.page.get_by_role("status")).to_contain_text("App removido")
         await connection_status(pilot, "error")
 
         await pilot.page.goto("/")
