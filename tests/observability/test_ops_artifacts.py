@@ -75,7 +75,6 @@ class TestAlertRules:
             assert not re.search(r"\b(job|instance)\s*=", rule["expr"])
             assert tests.count(f"alertname: {rule['alert']}") >= 3  # firing and quiet cases
 
-
     def test_the_mail_alert_selects_by_name_and_contract_labels_only(self) -> None:
         groups = yaml.safe_load((OPS / "prometheus/alerts.yml").read_text())["groups"]
         rules = groups[1]["rules"]
