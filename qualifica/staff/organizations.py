@@ -18,18 +18,16 @@ from qualifica.accounts.models import Organization, User
 from qualifica.audit import AuditEntry
 from qualifica.observability.models import AnalyticsEvent
 from qualifica.webhooks.models import WebhookChange
-from qualifica.whatsapp.catalogue import FLOW_ERRORS, GRAPH_ERRORS
 from qualifica.whatsapp.mail.models import MailOutbox, MailStatus
 from qualifica.whatsapp.mail.render import SUBJECTS
 from qualifica.whatsapp.models import AttemptStatus, EmbeddedSignupAttempt, WhatsAppConnection
+from qualifica.whatsapp.status import attempt_error
 from qualifica.whatsapp.steps import progress_text
 
 PER_SOURCE = 100  # newest rows read from each source; the timeline shows them merged
 LISTED = 200
 NO_CONNECTION = "not_connected"
 
-# Each stable code's hint, as the admin read it (the catalogue is its one home).
-HINTS: dict[str, str] = {e.code: e.hint for e in (*GRAPH_ERRORS.values(), *FLOW_ERRORS.values())}
 ENDINGS = {
     AttemptStatus.COMPLETED: "Conexão concluída",
     AttemptStatus.CANCELLED: "Cancelada pelo administrador",
@@ -139,16 +137,16 @@ def _attempt_entries(attempt: EmbeddedSignupAttempt, emails: dict[uuid.UUID, str
             )
     if attempt.finished_at is not None and attempt.status in ENDINGS:
         error = attempt.status is AttemptStatus.FAILED
-        detail = None
-        if error:
+        detail, hint = None, None
+        if error:  # what the admin was told: its stable code, message and the catalogue's hint
+            told = attempt_error(attempt)
             step = f" na etapa {attempt.step_failed}" if attempt.step_failed else ""
-            detail = f"{attempt.error_code or 'erro'}{step}: {attempt.error_message or ''}".rstrip(": ")
+            detail, hint = f"{told.code}{step}: {told.message}", told.hint
         elif attempt.status is AttemptStatus.CANCELLED:
             detail = f"na etapa {attempt.step_cancelled}" if attempt.step_cancelled else None
         elif attempt.status is AttemptStatus.COMPLETED:
             detail = f"WABA {attempt.waba_id}" if attempt.waba_id else None
         tone = {AttemptStatus.COMPLETED: "ok", AttemptStatus.FAILED: "error"}.get(attempt.status, "warn")
-        hint = HINTS.get(attempt.error_code or "") if error else None
         entries.append(Entry(attempt.finished_at, "attempt", ENDINGS[attempt.status], detail, hint, tone))
     return entries
 
