@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -188,39 +189,18 @@ async def timeline(session: AsyncSession, organization: Organization) -> list[En
     emails = dict(
         (await session.execute(select(User.id, User.email).where(User.organization_id == org_id))).all()
     )
-    attempts = await session.scalars(
-        select(EmbeddedSignupAttempt)
-        .where(EmbeddedSignupAttempt.organization_id == org_id)
-        .order_by(EmbeddedSignupAttempt.created_at.desc())
-        .limit(PER_SOURCE)
-    )
+
+    async def newest(model: Any, moment: Any) -> list[Any]:
+        """The organization's newest rows of one source (each source has its organization and a moment)."""
+        statement = select(model).where(model.organization_id == org_id).order_by(moment.desc())
+        return list(await session.scalars(statement.limit(PER_SOURCE)))
+
+    attempts = await newest(EmbeddedSignupAttempt, EmbeddedSignupAttempt.created_at)
     entries = [entry for attempt in attempts for entry in _attempt_entries(attempt, emails)]
-    changes = await session.scalars(
-        select(WebhookChange)
-        .where(WebhookChange.organization_id == org_id)
-        .order_by(WebhookChange.received_at.desc())
-        .limit(PER_SOURCE)
-    )
-    entries += [_webhook_entry(change) for change in changes]
-    audits = await session.scalars(
-        select(AuditEntry)
-        .where(AuditEntry.organization_id == org_id)
-        .order_by(AuditEntry.created_at.desc())
-        .limit(PER_SOURCE)
-    )
-    entries += [_audit_entry(entry) for entry in audits]
-    mails = await session.scalars(
-        select(MailOutbox)
-        .where(MailOutbox.organization_id == org_id)
-        .order_by(MailOutbox.created_at.desc())
-        .limit(PER_SOURCE)
-    )
+    entries += [_webhook_entry(change) for change in await newest(WebhookChange, WebhookChange.received_at)]
+    entries += [_audit_entry(entry) for entry in await newest(AuditEntry, AuditEntry.created_at)]
+    mails = await newest(MailOutbox, MailOutbox.created_at)
     entries += [_mail_entry(mail, organization.name) for mail in mails]
-    events = await session.scalars(
-        select(AnalyticsEvent)
-        .where(AnalyticsEvent.organization_id == org_id)
-        .order_by(AnalyticsEvent.occurred_at.desc())
-        .limit(PER_SOURCE)
-    )
+    events = await newest(AnalyticsEvent, AnalyticsEvent.occurred_at)
     entries += [_analytics_entry(event) for event in events]
     return sorted(entries, key=lambda entry: entry.at, reverse=True)
