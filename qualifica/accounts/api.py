@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from qualifica.accounts import signin
+from qualifica.accounts import profile, signin
 from qualifica.accounts.guards import AdminPrincipal, CsrfPrincipal, PrincipalDep, SameSite
 from qualifica.accounts.models import Organization, User
 from qualifica.deps import CodecDep, RuntimeDep, SessionDep
+from qualifica.errors import error_responses
 
 router = APIRouter(prefix="/api/v1/organization", tags=["organization"])
 auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -25,10 +26,35 @@ class OrganizationOut(BaseModel):
     id: str
     name: str
     members: list[Member]
+    # The profile (§17): what Meta's signup form is prefilled with; null when not filled in.
+    email: str | None = None
+    phone: str | None = None
+    website: str | None = None
+    street_address1: str | None = None
+    street_address2: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip_postal: str | None = None
+    country: str | None = None
+    time_zone: str | None = None
 
 
 class OrganizationUpdate(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    """Only the fields sent change; an empty string clears one (the name cannot be cleared)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=1000)
+    email: str | None = Field(default=None, max_length=1000)
+    phone: str | None = Field(default=None, max_length=1000)
+    website: str | None = Field(default=None, max_length=1000)
+    street_address1: str | None = Field(default=None, max_length=1000)
+    street_address2: str | None = Field(default=None, max_length=1000)
+    city: str | None = Field(default=None, max_length=1000)
+    state: str | None = Field(default=None, max_length=1000)
+    zip_postal: str | None = Field(default=None, max_length=1000)
+    country: str | None = Field(default=None, max_length=1000)
+    time_zone: str | None = Field(default=None, max_length=1000)
 
 
 async def _organization_out(db: SessionDep, organization: Organization) -> OrganizationOut:
@@ -37,6 +63,7 @@ async def _organization_out(db: SessionDep, organization: Organization) -> Organ
         id=str(organization.id),
         name=organization.name,
         members=[Member(id=str(u.id), email=u.email, role=u.role.value) for u in users],
+        **{field: getattr(organization, field) for field in profile.FIELDS if field != "name"},
     )
 
 
@@ -46,13 +73,14 @@ async def read_organization(principal: PrincipalDep, db: SessionDep) -> Organiza
     return await _organization_out(db, organization)
 
 
-@router.patch("", response_model=OrganizationOut)
-async def rename_organization(
+@router.patch("", response_model=OrganizationOut, responses=error_responses(profile.InvalidProfile))
+async def update_organization(
     body: OrganizationUpdate, principal: AdminPrincipal, db: SessionDep
 ) -> OrganizationOut:
+    """The admin renames the organization or fills its profile; audited ``organization.profile_updated``."""
     organization = await db.get_one(Organization, principal.user.organization_id)
-    organization.name = body.name.strip()
-    await db.flush()
+    checked = profile.check(body.model_dump(exclude_unset=True))
+    await profile.update(db, organization, checked, actor_user_id=principal.user.id)
     return await _organization_out(db, organization)
 
 

@@ -23,6 +23,17 @@ class Organization(UUIDPk, Base):
 
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The profile (§17, /settings/empresa): what Meta's signup form is prefilled with. Empty when not given.
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(20))  # E.164: "+5511987654321"
+    website: Mapped[str | None] = mapped_column(String(300))
+    street_address1: Mapped[str | None] = mapped_column(String(200))
+    street_address2: Mapped[str | None] = mapped_column(String(200))
+    city: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str | None] = mapped_column(String(100))
+    zip_postal: Mapped[str | None] = mapped_column(String(20))
+    country: Mapped[str | None] = mapped_column(String(2))  # ISO 3166-1 alpha-2
+    time_zone: Mapped[str | None] = mapped_column(String(64))  # IANA, e.g. America/Sao_Paulo
 
 
 class User(UUIDPk, Base):

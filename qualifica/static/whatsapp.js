@@ -396,6 +396,7 @@ async function openFullPage() {
     response_type: "code",
     override_default_response_type: "true",
     state: start.state,
+    extras: JSON.stringify(start.extras || {}), // the prefill travels in the full-page flow too
   });
   window.location.assign(`${start.dialog_url}?${query}`);
 }

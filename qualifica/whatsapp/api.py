@@ -10,7 +10,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from qualifica.accounts.guards import AdminPrincipal, PrincipalDep
-from qualifica.accounts.models import Role
+from qualifica.accounts.models import Organization, Role
+from qualifica.accounts.profile import business_prefill
+from qualifica.db import utcnow
 from qualifica.deps import RuntimeDep, SessionDep
 from qualifica.errors import (
     AppError,
@@ -105,6 +107,9 @@ async def start(
     )
     settings = runtime.settings
     credentials = effective_credentials(settings)
+    # §17: Meta's form prefilled with the organization's profile, only with what it filled in
+    organization = await db.get_one(Organization, principal.user.organization_id)
+    business = business_prefill(organization, utcnow())
     return StartResponse(
         state=state,
         attempt_id=str(attempt.id),
@@ -112,7 +117,7 @@ async def start(
         config_id=credentials.config_id,
         graph_api_version=settings.meta_graph_version,
         sdk_url=settings.meta_sdk_url,
-        extras={"setup": {}},
+        extras={"setup": {"business": business} if business else {}},
         message_origins=settings.meta_message_origins,
         dialog_url=f"{settings.meta_dialog_url}/{settings.meta_graph_version}/dialog/oauth",
         redirect_uri=redirect_uri(runtime),

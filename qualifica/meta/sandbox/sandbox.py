@@ -301,6 +301,7 @@ class Sandbox:
             auto = auto or self.scenario.auto
             raw = extras.get("sandbox")
             options: dict[str, Any] = raw if isinstance(raw, dict) else {}
+            setup = extras.get("setup")
             flow = Flow(
                 id=self.world.ids.code()[2:26],
                 app_id=self.credentials.app_id,
@@ -318,6 +319,7 @@ class Sandbox:
                     (auto is not None and auto.path == "finish_two_wabas_no_event")
                     or bool(options.get("no_event"))
                 ),
+                setup=dict(setup) if isinstance(setup, dict) else {},
             )
             self.flows[flow.id] = flow
             return flow

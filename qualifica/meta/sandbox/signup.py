@@ -77,6 +77,8 @@ class Flow:
     verify_later: bool = False  # ES v4: the person left the number unverified
     post_event: bool = True  # False: no WA_EMBEDDED_SIGNUP message (session logging missed)
     version: int = 3  # the session event's ``version``; 4 for the v4 endings
+    # ``extras.setup`` as FB.login sent it: the prefill (``business`` …) the business screen shows
+    setup: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_popup(self) -> bool:
