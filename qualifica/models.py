@@ -6,6 +6,7 @@ from qualifica.audit import AuditEntry
 from qualifica.db import Base
 from qualifica.flags import FeatureFlag
 from qualifica.observability.models import AnalyticsEvent
+from qualifica.staff.rollout import RolloutPhase
 from qualifica.webhooks.models import WebhookChange, WebhookEvent
 from qualifica.whatsapp.mail.models import MailOutbox
 from qualifica.whatsapp.models import (
@@ -27,6 +28,7 @@ __all__ = [
     "MailOutbox",
     "Organization",
     "Role",
+    "RolloutPhase",
     "User",
     "UserSession",
     "WebhookChange",

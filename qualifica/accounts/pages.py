@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from qualifica.accounts import invitations, signin
-from qualifica.accounts.guards import SameSite
-from qualifica.accounts.models import Organization
+from qualifica.accounts import invitations, profile, signin
+from qualifica.accounts.guards import PagePrincipal, SameSite
+from qualifica.accounts.models import Organization, Role
 from qualifica.deps import CodecDep, RuntimeDep, SessionDep, SettingsDep
-from qualifica.errors import AppError, CSRFFailed
+from qualifica.errors import AppError, CSRFFailed, Forbidden
 from qualifica.security.sessions import CSRF_COOKIE, SESSION_COOKIE
 from qualifica.templating import render
 
@@ -111,3 +111,61 @@ async def accept_invitation(
     response = RedirectResponse("/settings/whatsapp", status_code=303)
     await signin.sign_in(response, request, db, codec, user)
     return response
+
+
+PROFILE_PATH = "/settings/empresa"
+
+
+def _profile_page(
+    request: Request,
+    organization: Organization,
+    *,
+    can_edit: bool,
+    values: dict[str, str] | None = None,
+    problems: dict[str, str] | None = None,
+    saved: bool = False,
+    status_code: int = 200,
+) -> Response:
+    shown = {field: (values or {}).get(field, getattr(organization, field) or "") for field in profile.FIELDS}
+    context = {
+        "organization": organization,
+        "values": shown,
+        "labels": {field: label for field, (_, label) in profile.FIELDS.items()},
+        "time_zones": profile.time_zone_choices(shown.get("time_zone")),
+        "can_edit": can_edit,
+        "problems": problems or {},
+        "saved": saved,
+    }
+    return render(request, "settings_empresa.html", context, status_code=status_code)
+
+
+@router.get(PROFILE_PATH, response_class=HTMLResponse)
+async def profile_page(
+    request: Request, principal: PagePrincipal, db: SessionDep, salvo: str = ""
+) -> Response:
+    organization = await db.get_one(Organization, principal.user.organization_id)
+    can_edit = principal.user.role is Role.ADMIN
+    return _profile_page(request, organization, can_edit=can_edit, saved=salvo == "1")
+
+
+@router.post(PROFILE_PATH, response_class=HTMLResponse)
+async def profile_form(
+    request: Request, principal: PagePrincipal, db: SessionDep, codec: CodecDep
+) -> Response:
+    """Post/redirect/get for the admin; every problem shown beside its field, nothing saved until all pass."""
+    form = {key: str(value)[:1000] for key, value in (await request.form()).items()}
+    if not codec.csrf_ok(principal.session, form.pop("csrf_token", ""), request.cookies.get(CSRF_COOKIE)):
+        raise CSRFFailed
+    if principal.user.role is not Role.ADMIN:
+        raise Forbidden
+    organization = await db.get_one(Organization, principal.user.organization_id)
+    changes: dict[str, str | None] = {field: form.get(field, "") for field in profile.FIELDS}
+    try:
+        checked = profile.check(changes)
+    except profile.InvalidProfile as error:
+        typed = {field: form.get(field, "") for field in profile.FIELDS}
+        return _profile_page(
+            request, organization, can_edit=True, values=typed, problems=error.problems, status_code=422
+        )
+    await profile.update(db, organization, checked, actor_user_id=principal.user.id)
+    return RedirectResponse(f"{PROFILE_PATH}?salvo=1", status_code=303)

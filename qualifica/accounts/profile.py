@@ -72,7 +72,8 @@ class InvalidProfile(AppError):
     code, status = "invalid_profile", 422
     message = "Confira os campos destacados."
 
-    def __init__(self, problems: dict[str, str]) -> None:
+    def __init__(self, problems: dict[str, str] | None = None) -> None:
+        problems = problems or {"email": "Informe um e-mail válido, como contato@imobiliaria.com.br."}
         fields = [{"field": field, "reason": reason} for field, reason in problems.items()]
         super().__init__(extra={"fields": fields})
         self.problems = problems
@@ -181,3 +182,17 @@ def business_prefill(organization: Organization, now: datetime) -> dict[str, Any
     if organization.time_zone and (offset := _utc_offset(organization.time_zone, now)):
         business["timezone"] = offset
     return business if len(business) > 1 else None
+
+
+# The time zones of Brazil (IANA), the list the profile page offers; Meta gets the offset (UTC-03:00).
+BRAZIL_TIME_ZONES = (
+    "America/Sao_Paulo", "America/Bahia", "America/Fortaleza", "America/Recife", "America/Maceio",
+    "America/Belem", "America/Araguaina", "America/Santarem", "America/Manaus", "America/Cuiaba",
+    "America/Campo_Grande", "America/Porto_Velho", "America/Boa_Vista", "America/Rio_Branco",
+    "America/Noronha",
+)  # fmt: skip
+
+
+def time_zone_choices(current: str | None) -> list[str]:
+    """Brazil's zones, and the stored one if it is elsewhere (an agency abroad keeps what it set)."""
+    return [*BRAZIL_TIME_ZONES, *([current] if current and current not in BRAZIL_TIME_ZONES else [])]

@@ -48,7 +48,7 @@ async def require_staff(principal: PagePrincipal, db: SessionDep) -> Principal:
 StaffPage = Annotated[Principal, Depends(require_staff)]
 
 
-def _pct(value: float | None) -> str:
+def pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f} %".replace(".", ",")
 
 
@@ -125,7 +125,7 @@ async def ops_page(
         "segment": settings.segment_write_key is not None,
         "changed": changed == "1",
         "error": error is not None,
-        "pct": _pct,
+        "pct": pct,
         "secs": _secs,
         "when": when,
         "as_json": _json,

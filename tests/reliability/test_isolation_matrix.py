@@ -52,6 +52,11 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("GET", "/ops/organizations/{organization_id}"): (303, 403, 403, None),
     ("POST", "/ops/organizations/{organization_id}/invitations"): (303, 403, 403, 403),
     ("POST", "/api/v1/ops/organizations/{organization_id}/invitations"): (401, 403, 403, 403),
+    ("GET", "/ops/rollout"): (303, 403, 403, None),
+    ("POST", "/ops/rollout"): (303, 403, 403, 403),
+    # the caller's own profile: members read it, only its admins change it (tests/accounts/test_profile.py)
+    ("GET", "/settings/empresa"): (303, "ok:200", "ok:200", None),
+    ("POST", "/settings/empresa"): (303, 403, 403, 403),  # a form: its CSRF token is a form field
 }
 NOBODYS_ATTEMPT = "00000000-0000-4000-8000-000000000001"
 # Open by design, each with its own guard, checked in ``test_open_routes_have_their_own_guard``.

@@ -1,6 +1,6 @@
 """the organization's profile (Meta's prefill) and the rollout's phases (§17)
 
-Revision ID: 0013_organization_profile_rollout
+Revision ID: 0013_profile_rollout
 Revises: 0012_invitations
 Create Date: 2026-12-05 01:20:00
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import qualifica.db
 
-revision: str = "0013_organization_profile_rollout"
+revision: str = "0013_profile_rollout"
 down_revision: str | None = "0012_invitations"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
