@@ -108,3 +108,75 @@ async def test_staff_invite_the_admin_who_sets_a_password_and_connects(
         assert manager.console_errors() == []
     finally:
         await manager.close()
+
+
+PROFILE = {
+    "Nome da imobiliária": "Imobiliária Horizonte",
+    "E-mail": "contato@horizonte.com.br",
+    "Telefone com código do país": "+55 11 3456-7890",
+    "Site": "https://horizonte.com.br",
+    "Cidade": "São Paulo",
+    "Estado": "SP",
+    "País (sigla, ex.: BR)": "BR",
+}
+
+
+async def test_the_profile_prefills_metas_form_and_the_popup_shows_it(pilot: Pilot) -> None:
+    await pilot.page.goto("/settings/empresa")
+    for label, value in PROFILE.items():
+        await pilot.page.get_by_label(label, exact=True).fill(value)
+    await pilot.page.get_by_label("Fuso horário").select_option("America/Sao_Paulo")
+    await pilot.page.get_by_role("button", name="Salvar").click()
+    await expect(pilot.page.get_by_test_id("profile-saved")).to_have_text("Dados salvos.")
+    await shot(pilot, "empresa")
+
+    pilot.live.sandbox.set_auto(None)  # a person walks the popup
+    await pilot.goto()
+    await pilot.open_instructions()
+    async with pilot.page.expect_popup() as opened:
+        await pilot.button("Iniciar conexão").click()
+    popup = await opened.value
+    with pilot.live.sandbox.lock:
+        (flow,) = pilot.live.sandbox.flows.values()
+        received = flow.setup
+    assert received == {
+        "business": {
+            "name": "Imobiliária Horizonte",
+            "email": "contato@horizonte.com.br",
+            "phone": {"code": 55, "number": "1134567890"},
+            "website": "https://horizonte.com.br",
+            "address": {"city": "São Paulo", "state": "SP", "country": "BR"},
+            "timezone": "UTC-03:00",
+        }
+    }
+    await popup.get_by_role("button", name="Continuar como Ana").click()
+    prefill = popup.get_by_test_id("prefill")
+    await expect(prefill).to_contain_text("Dados preenchidos pelo Qualifica Leads")
+    await expect(prefill.locator('[data-prefill="phone"]')).to_have_text("+55 1134567890")
+    if pilot.live.on_sqlite:
+        await popup.screenshot(path=str(DOCS_IMAGES / "sandbox-prefill.png"), animations="disabled")
+    await popup.close()
+
+
+async def test_the_rollout_page_shows_the_pilots(
+    browser: Browser, live: Live, db: AsyncSession, organization: Organization, request: pytest.FixtureRequest
+) -> None:
+    from qualifica.flags import WHATSAPP_EMBEDDED_SIGNUP, FeatureFlag
+
+    staff = await make_user(
+        db, await make_org(db, "Qualifica"), role=Role.STAFF, email="gerente@qualifica.test"
+    )
+    db.add(FeatureFlag(key=WHATSAPP_EMBEDDED_SIGNUP, organization_id=organization.id, enabled=True))
+    await db.commit()
+    manager = await Pilot.open(browser, live, db, staff, test_name=request.node.name)
+    try:
+        await manager.page.goto("/ops/rollout")
+        await expect(manager.page.locator("table[data-table=pilots]")).to_contain_text(
+            "Imobiliária Horizonte"
+        )
+        await manager.page.get_by_label("Mudar para").select_option("pilots")
+        await manager.page.get_by_role("button", name="Registrar fase").click()
+        await expect(manager.page.get_by_test_id("phase")).to_have_text("Pilotos")
+        await shot(manager, "ops-liberacao")
+    finally:
+        await manager.close()
