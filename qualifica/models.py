@@ -1,6 +1,7 @@
 """Every table, imported in one place so Alembic and the test setup see the whole schema."""
 
 from qualifica.accounts.models import LoginFailure, Organization, Role, User, UserSession
+from qualifica.assistant.models import OutboundMessage, SendSlot, ServiceKey, ServiceWindow
 from qualifica.audit import AuditEntry
 from qualifica.db import Base
 from qualifica.flags import FeatureFlag
@@ -24,7 +25,11 @@ __all__ = [
     "LoginFailure",
     "MailOutbox",
     "Organization",
+    "OutboundMessage",
     "Role",
+    "SendSlot",
+    "ServiceKey",
+    "ServiceWindow",
     "User",
     "UserSession",
     "WebhookChange",
