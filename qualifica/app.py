@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from qualifica import probes
 from qualifica.accounts import api as accounts_api
 from qualifica.accounts import pages as accounts_pages
+from qualifica.assistant import api as assistant_api
 from qualifica.config import SANDBOX_PATH, WEBHOOK_PATH, InsecureSettingsError, Settings
 from qualifica.db import create_engine, create_sessionmaker
 from qualifica.devsecrets import with_dev_secrets
@@ -115,6 +116,7 @@ def create_app(
     app.include_router(home_pages.router)
     app.include_router(whatsapp_pages.router)
     app.include_router(whatsapp_api.router)
+    app.include_router(assistant_api.router)
     app.include_router(exposition.router)
     app.include_router(staff_pages.router)
     if not public_docs:

@@ -20,6 +20,10 @@ class OrganizationRequired(InvalidRequest):
         super().__init__(message, extra={"fields": [{"field": "organization_id", "reason": "obrigatório"}]})
 
 
+class InvalidTestNumber(InvalidRequest):
+    message = "Informe o número com o código do país e o DDD, por exemplo +55 11 98765-4321."
+
+
 class NotConnected(AppError):
     code, status = "not_connected", 409
     message = (
