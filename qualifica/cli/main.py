@@ -15,6 +15,7 @@ import typer
 
 from qualifica.cli.common import fail, load_settings, run, with_session
 from qualifica.cli.flags import flag_app
+from qualifica.cli.mail import mail_app
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +36,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(meta_app, name="meta")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(flag_app, name="flag")
+app.add_typer(mail_app, name="mail")
 
 DEMO_CREDENTIALS = Path("var") / "demo-credentials.json"
 
@@ -104,6 +106,7 @@ def demo(
     import uvicorn
 
     from qualifica.app import create_app
+    from qualifica.config import SANDBOX_PATH
     from qualifica.migrate import upgrade
     from qualifica.whatsapp.mail.pages import MAIL_PAGE
 
@@ -115,6 +118,7 @@ def demo(
     # Without an SMTP server the admins' mails are only in the local outbox (and in .eml files).
     files = f" (arquivos .eml em {settings.mail_dir}/)" if settings.smtp_url is None else ""
     typer.echo(f"E-mails: {base_url}{MAIL_PAGE}{files}")
+    typer.echo(f"Gerenciador do WhatsApp (sandbox): {base_url}{SANDBOX_PATH}/manager")
     sys.stdout.flush()
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None, proxy_headers=False)
 

@@ -69,6 +69,8 @@ function showConnecting(step) {
 
 function showConnected(connection) {
   show("active");
+  // The layout's "desconectado" banner was true when the page was served; connected now, it is not.
+  document.querySelector("[data-banner=whatsapp]")?.remove();
   if (!connection) return;
   setText("display_phone_number", connection.display_phone_number);
   setText("business_name", connection.business_name || "—");

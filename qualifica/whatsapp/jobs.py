@@ -26,6 +26,7 @@ from qualifica.whatsapp.attempts import Attempt
 from qualifica.whatsapp.coexistence import request_due_syncs
 from qualifica.whatsapp.health_check import run_due_health_checks
 from qualifica.whatsapp.mail import delivery as mail_delivery
+from qualifica.whatsapp.mail import retention as mail_retention
 from qualifica.whatsapp.models import AttemptStatus
 from qualifica.whatsapp.pipeline import run_attempt
 
@@ -96,5 +97,6 @@ JOBS = (
     Job("coexistence.sync", request_due_syncs, interval=5.0),
     # The admins' mails about the connection (§16), from the outbox its changes write.
     mail_delivery.JOB,
+    mail_retention.JOB,
     retention.JOB,
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
@@ -102,3 +103,37 @@ class TestSubscriptionWatchdog:
         assert await status_audits(db, connection) == []
         assert await audit_entries(db, ACTION) == []
         assert await repairs(client) == before
+
+    async def test_a_refused_repair_is_retried_by_the_next_check_and_the_connection_stays_active(
+        self,
+        db: AsyncSession,
+        app: FastAPI,
+        sandbox: Sandbox,
+        live_sandbox: LiveSandbox,
+        runtime: Runtime,
+        client: httpx.AsyncClient,
+    ) -> None:
+        connection = await connected(db, app, sandbox)
+        await unsubscribe(live_sandbox, connection.waba_id)
+        # Meta is down for writes: every subscribe of this check fails, its retries included; reads work
+        sandbox.fail_next(
+            "subscribed_apps", times=10, code=2, http_status=503, is_transient=True, method="POST"
+        )
+        sandbox.clear_requests()
+        before = await repairs(client)
+
+        assert await run_due_health_checks(runtime, now=due(runtime)) == 1
+        methods = [r.method for r in sandbox.requests("subscribed_apps")]
+        assert methods[0] == "GET" and set(methods[1:]) == {"POST"}
+        assert sandbox.credentials.app_id not in sandbox.waba(connection.waba_id).subscribed_apps
+        connection = await reload(db, connection)
+        assert connection.status is ConnectionStatus.ACTIVE and connection.error_code is None
+        assert connection.last_health_error and connection.last_health_error.startswith("subscribed_apps:")
+        assert await audit_entries(db, ACTION) == []
+        assert await repairs(client) == before
+
+        sandbox.clear_failures("subscribed_apps")
+        assert await run_due_health_checks(runtime, now=due(runtime) + timedelta(days=2)) == 1
+        assert sandbox.credentials.app_id in sandbox.waba(connection.waba_id).subscribed_apps
+        assert len(await audit_entries(db, ACTION)) == 1
+        assert await repairs(client) == before + 1

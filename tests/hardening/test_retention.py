@@ -19,6 +19,8 @@ from qualifica.observability.retention import purge_delivered_analytics
 from qualifica.runtime import Runtime
 from qualifica.webhooks.models import WebhookChange, WebhookEvent
 from qualifica.webhooks.retention import purge_processed_webhooks
+from qualifica.whatsapp.mail.models import MailKind, MailOutbox, MailStatus
+from qualifica.whatsapp.mail.retention import purge_settled_mails
 from qualifica.whatsapp.models import (
     AttemptStatus,
     ConnectionStatus,
@@ -263,8 +265,43 @@ class TestAttempts:
         assert await drain(purge_ended_attempts, runtime, limit=3) == [3, 2, 0]
 
 
+class TestMails:
+    async def test_settled_mails_older_than_90_days_go_and_pending_ones_stay(
+        self, runtime: Runtime, db: AsyncSession, organization: Organization
+    ) -> None:
+        connection = WhatsAppConnection(
+            organization_id=organization.id,
+            waba_id="1001",
+            phone_number_id="2001",
+            status=ConnectionStatus.ERROR,
+        )
+        db.add(connection)
+        await db.flush()
+
+        def mail(status: MailStatus, days: float) -> MailOutbox:
+            return MailOutbox(
+                kind=MailKind.DISCONNECTED,
+                organization_id=organization.id,
+                connection_id=connection.id,
+                change_key=uuid.uuid4().hex,
+                recipient="ana@example.com",
+                status=status,
+                created_at=ago(days),
+            )
+
+        gone = [mail(MailStatus.SENT, 100), mail(MailStatus.FAILED, 95)]
+        kept = [mail(MailStatus.PENDING, 400), mail(MailStatus.SENT, 80)]
+        db.add_all([*gone, *kept])
+        await db.commit()
+
+        assert await purge_settled_mails(runtime, now=NOW) == 2
+        assert set(await db.scalars(select(MailOutbox.id))) == {m.id for m in kept}
+        assert await drain(purge_settled_mails, runtime, limit=1) == [0]
+
+
 @pytest.mark.parametrize(
-    "name", ["accounts.retention", "webhook.retention", "analytics.retention", "signup.retention"]
+    "name",
+    ["accounts.retention", "webhook.retention", "analytics.retention", "signup.retention", "mail.retention"],
 )
 def test_the_worker_runs_every_retention_job(name: str) -> None:
     assert name in {job.name for job in JOBS}

@@ -75,6 +75,16 @@ class TestAlertRules:
             assert not re.search(r"\b(job|instance)\s*=", rule["expr"])
             assert tests.count(f"alertname: {rule['alert']}") >= 3  # firing and quiet cases
 
+    def test_the_mail_alert_selects_by_name_and_contract_labels_only(self) -> None:
+        groups = yaml.safe_load((OPS / "prometheus/alerts.yml").read_text())["groups"]
+        rules = groups[1]["rules"]
+        assert [rule["alert"] for rule in rules] == ["ConnectionMailsNotDelivered"]
+        tests = (OPS / "prometheus/alerts.test.yml").read_text()
+        (rule,) = rules
+        assert set(PROMQL_NAME.findall(rule["expr"])) <= set(exported())
+        assert not re.search(r"\b(job|instance)\s*=", rule["expr"])
+        assert tests.count(f"alertname: {rule['alert']}") >= 3
+
 
 def promql_of_grafana(node: Any) -> list[str]:
     if isinstance(node, dict):

@@ -234,6 +234,7 @@ class TestStop:
             "coexistence.sync",
             "connection.health_check",
             "mail.deliver",
+            "mail.retention",
             "signup.expire",
             "signup.resume",
             "signup.retention",

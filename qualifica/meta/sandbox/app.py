@@ -16,6 +16,7 @@ from qualifica.config import Settings
 from qualifica.meta.credentials import effective_credentials
 from qualifica.meta.sandbox.control import control_routes
 from qualifica.meta.sandbox.graph_api import make_graph_endpoint
+from qualifica.meta.sandbox.manager import manager_routes
 from qualifica.meta.sandbox.popup import PopupPages
 from qualifica.meta.sandbox.sandbox import Sandbox
 
@@ -62,6 +63,7 @@ def create_sandbox_app(
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         *control_routes(sandbox),
         *popup.routes(),
+        *manager_routes(sandbox),
         Route("/{version}/{path:path}", make_graph_endpoint(sandbox), methods=["GET", "POST", "DELETE"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)

@@ -36,6 +36,7 @@ def _failure(sandbox: Sandbox, body: dict[str, Any], _: Request) -> None:
             "raw_body",
             "regain_minutes",
             "details",
+            "method",
         )
         if k in body
     }

@@ -150,7 +150,7 @@ def make_graph_endpoint(sandbox: Sandbox) -> Callable[[Request], Any]:
             )
             latency = sandbox.scenario.latency.get(endpoint)
             delay = latency.sample(_JITTER) if latency else 0.0
-            failure = sandbox.scenario.next_failure(endpoint)
+            failure = sandbox.scenario.next_failure(endpoint, request.method)
         if delay:
             await asyncio.sleep(delay)
         object_id = path.split("/")[0]

@@ -255,6 +255,23 @@ class Sandbox:
         with self.lock:
             self.world.wabas[waba_id].subscribed_apps.discard(self.credentials.app_id)
 
+    def uninstall_app(self, waba_id: str) -> int:
+        """The customer removes our app from the WABA in Meta's settings: every token of ours listing it
+        stops working, our subscription goes, one PARTNER_APP_UNINSTALLED is sent; returns the tokens hit."""
+        app_id = self.credentials.app_id
+        with self.lock:
+            tokens = [
+                token
+                for token in self.world.tokens.values()
+                if token.app_id == app_id and waba_id in token.waba_ids and not token.revoked
+            ]
+            for token in tokens:
+                token.revoked = True
+            self.world.wabas[waba_id].subscribed_apps.discard(app_id)
+        if tokens:
+            self.notify.account_update("PARTNER_APP_UNINSTALLED", waba_id, partner_app_id=app_id)
+        return len(tokens)
+
     def revoke_token(self, value: str) -> None:
         """The customer removes our app: the token answers 190 and PARTNER_APP_UNINSTALLED is sent."""
         with self.lock:

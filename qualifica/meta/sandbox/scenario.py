@@ -100,6 +100,8 @@ class Failure:
     regain_minutes: float | None = None
     # Cloud API errors explain themselves in ``error_data.details`` (reference 2026 §5.4).
     details: str | None = None
+    # Only calls with this HTTP method take it (``POST``: the subscribe, not the read, of subscribed_apps).
+    method: str | None = None
 
     def status(self) -> int:
         return self.http_status or _DEFAULT_STATUS.get(self.code, 400)
@@ -169,6 +171,10 @@ class Scenario:
     status_delay_seconds: float = 0.3
     service_window_enforced: bool = True  # False: free text outside the 24 h window is accepted
 
-    def next_failure(self, endpoint: str) -> Failure | None:
-        queue = self.failures.get(endpoint)
-        return queue.popleft() if queue else None
+    def next_failure(self, endpoint: str, method: str) -> Failure | None:
+        queue = self.failures.get(endpoint) or deque()
+        for failure in queue:
+            if failure.method is None or failure.method == method:
+                queue.remove(failure)
+                return failure
+        return None

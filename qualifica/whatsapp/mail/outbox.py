@@ -16,8 +16,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica.accounts.models import Role, User
+from qualifica.audit import record
 from qualifica.db import utcnow
-from qualifica.whatsapp.mail.models import MailKind, MailOutbox
+from qualifica.jobs.leases import lease_free
+from qualifica.whatsapp.mail.models import MailKind, MailOutbox, MailStatus
 from qualifica.whatsapp.models import ConnectionStatus, WhatsAppConnection
 
 UNIQUE = ["kind", "connection_id", "change_key", "recipient"]
@@ -69,3 +71,47 @@ async def connection_in_error(session: AsyncSession, organization_id: uuid.UUID)
         )
     )
     return status is not None
+
+
+async def listed(
+    session: AsyncSession,
+    *,
+    status: MailStatus | None = None,
+    organization_id: uuid.UUID | None = None,
+    limit: int = 100,
+) -> list[MailOutbox]:
+    """The newest mails first, for support (``qualifica mail list``)."""
+    query = select(MailOutbox).order_by(MailOutbox.created_at.desc()).limit(limit)
+    if status is not None:
+        query = query.where(MailOutbox.status == status)
+    if organization_id is not None:
+        query = query.where(MailOutbox.organization_id == organization_id)
+    return list(await session.scalars(query))
+
+
+async def resend(session: AsyncSession, mail_id: uuid.UUID, *, actor: str) -> MailOutbox | None:
+    """Queue a mail again (failed past its attempts, or sent and not received): the worker sends it at its
+    next round, with a fresh set of attempts. A mail being sent right now (under a lease) is left to it."""
+    mail = await session.scalar(
+        select(MailOutbox)
+        .where(MailOutbox.id == mail_id, lease_free(MailOutbox.lease_expires_at))
+        .with_for_update()
+    )
+    if mail is None:
+        return None
+    before = mail.status.value
+    mail.status, mail.attempts, mail.next_attempt_at, mail.error, mail.sent_at = (
+        MailStatus.PENDING,
+        0,
+        None,
+        None,
+        None,
+    )
+    await record(
+        session,
+        organization_id=mail.organization_id,
+        action="mail.resent",
+        status="success",
+        details={"mail_id": str(mail.id), "kind": mail.kind.value, "previous_status": before, "actor": actor},
+    )
+    return mail

@@ -54,20 +54,11 @@ async def _mail(session: SessionDep, request: Request, mail_id: uuid.UUID) -> tu
 
 @router.get(MAIL_PAGE, response_class=HTMLResponse)
 async def outbox(request: Request, session: SessionDep) -> HTMLResponse:
-    rows = (
-        await session.execute(
-            select(MailOutbox, Organization.name, WhatsAppConnection.token_expires_at)
-            .join(Organization, Organization.id == MailOutbox.organization_id)
-            .join(WhatsAppConnection, WhatsAppConnection.id == MailOutbox.connection_id)
-            .order_by(MailOutbox.created_at.desc(), MailOutbox.recipient)
-            .limit(LISTED)
-        )
-    ).all()
-    base_url = request.app.state.settings.base_url
-    mails = [(row, rendered(row, name, expires_at, base_url)) for row, name, expires_at in rows]
-    return render(
-        request, "sandbox_mail.html", {"mails": mails, "mail_dir": request.app.state.settings.mail_dir}
-    )
+    newest = _with_what_renders_them().order_by(MailOutbox.created_at.desc(), MailOutbox.recipient)
+    rows = (await session.execute(newest.limit(LISTED))).all()
+    settings = request.app.state.settings
+    mails = [(row, rendered(row, name, expires_at, settings.base_url)) for row, name, expires_at in rows]
+    return render(request, "sandbox_mail.html", {"mails": mails, "smtp": settings.smtp_url is not None})
 
 
 @router.get(MAIL_PAGE + "/{mail_id}", response_class=HTMLResponse)
