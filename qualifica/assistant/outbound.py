@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica.assistant.models import MessageStatus, OutboundMessage
 from qualifica.assistant.send_errors import explain_status_error
+from qualifica.observability import assistant_metrics
 
 RANK = {
     MessageStatus.QUEUED: 0,
@@ -86,3 +87,4 @@ async def record_status(
         return
     if apply_status(message, new, at, error):
         await session.flush()
+        assistant_metrics.status_changed(new.value)
