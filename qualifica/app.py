@@ -85,6 +85,8 @@ def create_app(
             if worker is not None:
                 await worker
             await runtime.close()
+            if getattr(app.state, "key_uses", None) is not None:
+                await app.state.key_uses.close()  # the service keys' last uses, still buffered
             if settings.sandbox:  # a mounted app's own lifespan never runs
                 app.state.sandbox.webhooks.close()
             await app.state.meta_http.aclose()

@@ -4,34 +4,28 @@
 for (a bound key: its own, and naming another is 403 ``forbidden``; an unbound key must name one);
 ``QueryServiceDep`` does both for routes that take ``organization_id`` in the query string.
 
-Each use updates the key's ``last_used_at`` and writes one audit row in a short transaction of its own, so a
-request that fails later (and rolls back) is still recorded, and no row lock is held while Meta answers.
-The key itself never reaches a log, an error or the audit: only its id.
+Each use is recorded (an audit row, the key's ``last_used_at``) through ``key_uses``, off the request's
+path; the request only reads the key. The key itself never reaches a log, an error or the audit: only its
+id.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from qualifica.accounts.models import Organization
 from qualifica.assistant.errors import InvalidApiKey, OrganizationRequired
+from qualifica.assistant.key_uses import KeyUse, KeyUses
 from qualifica.assistant.keys import digest_of, looks_like_key
 from qualifica.assistant.models import ServiceKey
-from qualifica.audit import record
-from qualifica.db import utcnow
 from qualifica.errors import Forbidden, NotFound
 from qualifica.proxies import client_ip
-
-# ``last_used_at`` is rewritten at most this often per key (else a busy key updates one row per call).
-LAST_USED_RESOLUTION = timedelta(seconds=1)
-AUDIT_ACTION = "assistant.key_used"
 
 
 @dataclass(frozen=True)
@@ -72,13 +66,22 @@ def bearer_key(request: Request) -> str | None:
     return value if scheme.lower() == "bearer" and looks_like_key(value) else None
 
 
+def key_uses(request: Request) -> KeyUses:
+    """The app's buffer of key uses (made on first use; the app's shutdown flushes it)."""
+    state = request.app.state
+    if getattr(state, "key_uses", None) is None:
+        state.key_uses = KeyUses(state.sessionmaker)
+    uses: KeyUses = state.key_uses
+    return uses
+
+
 async def authenticate(request: Request) -> ServiceCaller:
-    """The key of the ``Authorization`` header, recorded as used; 401 ``invalid_api_key`` otherwise."""
+    """The key of the ``Authorization`` header, its use recorded; 401 ``invalid_api_key`` otherwise."""
     key = bearer_key(request)
     if key is None:
         raise InvalidApiKey
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with sessionmaker() as session, session.begin():
+    async with sessionmaker() as session:
         row = (
             await session.execute(
                 select(ServiceKey.id, ServiceKey.organization_id, ServiceKey.revoked_at).where(
@@ -86,45 +89,20 @@ async def authenticate(request: Request) -> ServiceCaller:
                 )
             )
         ).one_or_none()
-        if row is None:
-            raise InvalidApiKey
-        key_id, organization_id, revoked_at = row
-        now = utcnow()
-        route = request.scope.get("route")
-        details = {
-            "key_id": str(key_id),
-            "method": request.method,
-            "route": getattr(route, "path", request.url.path),
-        }
-        if revoked_at is not None:
-            await record(
-                session,
-                organization_id=organization_id,
-                action=AUDIT_ACTION,
-                status="revoked",
-                ip_address=client_ip(request),
-                details=details,
-            )
-        else:
-            await session.execute(
-                update(ServiceKey)
-                .where(
-                    ServiceKey.id == key_id,
-                    or_(
-                        ServiceKey.last_used_at.is_(None),
-                        ServiceKey.last_used_at < now - LAST_USED_RESOLUTION,
-                    ),
-                )
-                .values(last_used_at=now)
-            )
-            await record(
-                session,
-                organization_id=organization_id,
-                action=AUDIT_ACTION,
-                status="ok",
-                ip_address=client_ip(request),
-                details=details,
-            )
+    if row is None:
+        raise InvalidApiKey
+    key_id, organization_id, revoked_at = row
+    route = request.scope.get("route")
+    key_uses(request).add(
+        KeyUse(
+            key_id=key_id,
+            organization_id=organization_id,
+            status="ok" if revoked_at is None else "revoked",
+            method=request.method,
+            route=str(getattr(route, "path", request.url.path)),
+            ip_address=client_ip(request),
+        )
+    )
     if revoked_at is not None:
         raise InvalidApiKey
     return ServiceCaller(key_id, organization_id, sessionmaker)

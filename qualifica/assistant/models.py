@@ -91,6 +91,8 @@ class OutboundMessage(UUIDPk, Retried, Base):
     response_status: Mapped[int | None] = mapped_column(Integer)
     response: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When it joined its number's queue (answered 202); None while an API call is sending it inline.
+    queued_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

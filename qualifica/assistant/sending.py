@@ -47,7 +47,7 @@ from qualifica.assistant.send_errors import (
     SendError,
     explain_meta_code,
 )
-from qualifica.assistant.throughput import claim_slot
+from qualifica.assistant.throughput import take_slot
 from qualifica.assistant.window import last_inbound, window_open
 from qualifica.db import utcnow
 from qualifica.errors import AppError, InvalidRequest
@@ -173,6 +173,7 @@ class Opened:
     holder: str | None  # set: send inline under this lease; None: queued for the worker
     target: Target
     body: dict[str, Any]
+    wait: float  # seconds until the number's slot (inline sends)
 
 
 async def send(
@@ -234,12 +235,14 @@ async def _open(
             if not window_open(last, now):
                 raise OutsideServiceWindow
         target = target_of(runtime, connection)
+        # Queued for the worker (not other calls' inline sends in flight: those go side by side).
         waiting = await session.scalar(
             select(func.count())
             .select_from(OutboundMessage)
             .where(
                 OutboundMessage.phone_number_id == phone_number_id,
                 OutboundMessage.status == MessageStatus.QUEUED,
+                OutboundMessage.queued_at.is_not(None),
             )
         )
         waiting = int(waiting or 0)
@@ -261,8 +264,13 @@ async def _open(
             created_at=now,
         )
         holder: str | None = None
-        if waiting:  # older messages of this number go first
+        wait: float | None = None
+        if not waiting:  # nothing older waits: send it now if the number's throughput allows it soon
+            rate, phone = target.rate, phone_number_id
+            wait = await take_slot(session, phone, rate=rate, max_wait=INLINE_SLOT_WAIT_SECONDS)
+        if wait is None:  # older messages of this number go first, or its throughput is taken for now
             message.history = with_status([], MessageStatus.QUEUED, now)
+            message.queued_at = now
         else:
             holder = new_holder(runtime.owner)
             message.lease_owner = holder
@@ -271,27 +279,21 @@ async def _open(
         await session.flush()
         if holder is None:
             message.response_status, message.response = 202, queued_answer(message.id).body
-        return Opened(message.id, holder, target, body)
+        return Opened(message.id, holder, target, body, wait or 0.0)
 
 
 async def _send_inline(runtime: Runtime, opened: Opened, holder: str) -> SendAnswer:
     started = time.perf_counter()
-    wait = await claim_slot(
-        runtime.sessionmaker,
-        opened.target.phone_number_id,
-        rate=opened.target.rate,
-        max_wait=INLINE_SLOT_WAIT_SECONDS,
+    if opened.wait:
+        await asyncio.sleep(opened.wait)
+    result = await call_meta(
+        runtime, opened.target, opened.body, budget=runtime.settings.assistant_send_timeout_seconds
     )
-    if wait is None:  # the number is busy beyond what a request waits for: the worker sends it in its turn
-        result = Result(MessageStatus.QUEUED)
+    if result.status is MessageStatus.SENT:
+        answer = await settle_sent(runtime, opened.message_id, holder, result)
     else:
-        await asyncio.sleep(wait)
-        result = await call_meta(
-            runtime, opened.target, opened.body, budget=runtime.settings.assistant_send_timeout_seconds
-        )
-    tried = 0 if wait is None else 1
-    retry_at = database_now(timedelta(seconds=max(result.retry_after or 0.0, INLINE_RETRY_SECONDS)))
-    answer = await settle(runtime, opened.message_id, holder, result, attempts=tried, retry_at=retry_at)
+        retry_at = database_now(timedelta(seconds=max(result.retry_after or 0.0, INLINE_RETRY_SECONDS)))
+        answer = await settle(runtime, opened.message_id, holder, result, attempts=1, retry_at=retry_at)
     outcome = {
         MessageStatus.SENT: SendOutcome.SENT,
         MessageStatus.QUEUED: SendOutcome.QUEUED,
@@ -300,6 +302,40 @@ async def _send_inline(runtime: Runtime, opened: Opened, holder: str) -> SendAns
     if answer is None:  # the lease ran out while Meta answered: the worker owns the row now
         return queued_answer(opened.message_id)
     return answer
+
+
+async def settle_sent(
+    runtime: Runtime, message_id: uuid.UUID, holder: str, result: Result
+) -> SendAnswer | None:
+    """An inline send Meta accepted, in one UPDATE (the row is ours and fresh: no history, no answer yet)."""
+    assert result.wamid is not None
+    now = utcnow()
+    answer = sent_answer(message_id, result.wamid)
+    async with runtime.sessionmaker() as session, session.begin():
+        won = await compare_and_set(
+            session,
+            update(OutboundMessage)
+            .where(
+                OutboundMessage.id == message_id,
+                OutboundMessage.lease_owner == holder,
+                OutboundMessage.response_status.is_(None),
+            )
+            .values(
+                lease_owner=None,
+                lease_expires_at=None,
+                status=MessageStatus.SENT,
+                wamid=result.wamid,
+                sent_at=now,
+                attempts=1,
+                body=None,
+                error=None,
+                history=with_status([], MessageStatus.SENT, now),
+                response_status=answer.status_code,
+                response=answer.body,
+                updated_at=now,
+            ),
+        )
+    return answer if won else None
 
 
 async def settle(
@@ -342,6 +378,7 @@ async def settle(
                 "status": MessageStatus.QUEUED,
                 "attempts": attempts,
                 "next_attempt_at": retry_at,
+                "queued_at": message.queued_at or now,
                 "error": "retry",
                 "history": with_status(history, MessageStatus.QUEUED, now),
             }

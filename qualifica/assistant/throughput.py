@@ -26,48 +26,53 @@ def _now_us() -> int:
     return int(time.time() * MICROS)
 
 
-async def claim_slot(
-    sessionmaker: async_sessionmaker[AsyncSession], phone_number_id: str, *, rate: float, max_wait: float
+async def take_slot(
+    session: AsyncSession, phone_number_id: str, *, rate: float, max_wait: float, count: int = 1
 ) -> float | None:
-    """Seconds to wait before sending (0 when the number is idle), or None when the next free slot is more
-    than ``max_wait`` away (nothing is claimed then)."""
+    """Within the caller's transaction: seconds to wait before sending (0 when the number is idle), or None
+    when the next free slot is more than ``max_wait`` away (nothing is claimed then). ``count`` slots in a
+    row: the i-th message waits the answer plus ``i / rate``. The row stays locked until the caller
+    commits: keep that transaction short."""
     interval = max(1, int(MICROS / rate))
+    taken = interval * count
     for _ in range(2):
         now = _now_us()
-        async with sessionmaker() as session, session.begin():
-            claimed = await session.scalar(
-                update(SendSlot)
-                .where(
-                    SendSlot.phone_number_id == phone_number_id,
-                    SendSlot.next_free_us <= now + int(max_wait * MICROS),
-                )
-                .values(
-                    next_free_us=case((SendSlot.next_free_us > now, SendSlot.next_free_us), else_=now)
-                    + interval
-                )
-                .returning(SendSlot.next_free_us)
+        claimed = await session.scalar(
+            update(SendSlot)
+            .where(
+                SendSlot.phone_number_id == phone_number_id,
+                SendSlot.next_free_us <= now + int(max_wait * MICROS),
             )
-            if claimed is not None:
-                return max(0.0, (int(claimed) - interval - now) / MICROS)
-            exists = await session.scalar(
-                select(SendSlot.phone_number_id).where(SendSlot.phone_number_id == phone_number_id)
+            .values(
+                next_free_us=case((SendSlot.next_free_us > now, SendSlot.next_free_us), else_=now) + taken
             )
-            if exists is not None:
-                return None  # the number is busy beyond max_wait
-            dialect = session.get_bind().dialect.name
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            await session.execute(
-                insert(SendSlot)
-                .values(phone_number_id=phone_number_id, next_free_us=0)
-                .on_conflict_do_nothing(index_elements=["phone_number_id"])
-            )
+            .returning(SendSlot.next_free_us)
+        )
+        if claimed is not None:
+            return max(0.0, (int(claimed) - taken - now) / MICROS)
+        exists = await session.scalar(
+            select(SendSlot.phone_number_id).where(SendSlot.phone_number_id == phone_number_id)
+        )
+        if exists is not None:
+            return None  # the number is busy beyond max_wait
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        await session.execute(
+            insert(SendSlot)
+            .values(phone_number_id=phone_number_id, next_free_us=0)
+            .on_conflict_do_nothing(index_elements=["phone_number_id"])
+        )
     return None  # pragma: no cover - the row exists after the first round
 
 
-async def backlog_seconds(sessionmaker: async_sessionmaker[AsyncSession], phone_number_id: str) -> float:
-    """How far ahead the number's slots are claimed (0 when it is idle)."""
-    async with sessionmaker() as session:
-        next_free = await session.scalar(
-            select(SendSlot.next_free_us).where(SendSlot.phone_number_id == phone_number_id)
-        )
-    return max(0.0, ((next_free or 0) - _now_us()) / MICROS)
+async def claim_slot(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    phone_number_id: str,
+    *,
+    rate: float,
+    max_wait: float,
+    count: int = 1,
+) -> float | None:
+    """``take_slot`` in a transaction of its own."""
+    async with sessionmaker() as session, session.begin():
+        return await take_slot(session, phone_number_id, rate=rate, max_wait=max_wait, count=count)

@@ -9,6 +9,7 @@ import sys
 import uuid
 
 import httpx
+from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +17,7 @@ from qualifica.assistant.models import ServiceKey
 from qualifica.audit import AuditEntry
 from qualifica.meta.sandbox import Sandbox
 from qualifica.models import Organization
-from tests.support.assistant import MESSAGES, Assistant, hello_world, make_key, send
+from tests.support.assistant import MESSAGES, Assistant, hello_world, make_key, record_key_uses, send
 
 
 def qualifica(*args: str, db: str) -> subprocess.CompletedProcess[str]:
@@ -32,7 +33,12 @@ def bearer(key: str) -> dict[str, str]:
 
 class TestTheCommands:
     async def test_create_prints_the_key_once_list_shows_it_never_and_revoke_closes_it(
-        self, database_url: str, client: httpx.AsyncClient, assistant: Assistant, db: AsyncSession
+        self,
+        database_url: str,
+        client: httpx.AsyncClient,
+        assistant: Assistant,
+        db: AsyncSession,
+        app: FastAPI,
     ) -> None:
         org = str(assistant.organization_id)
         created = qualifica("apikey", "create", "--name", "assistente-ia", "--org", org, db=database_url)
@@ -49,6 +55,7 @@ class TestTheCommands:
         assert stored is not None and key not in stored.digest and len(stored.digest) == 64
 
         assert (await client.post(MESSAGES, json=hello_world(), headers=bearer(key))).status_code == 200
+        await record_key_uses(app)
         used = qualifica("apikey", "list", db=database_url).stdout
         assert next(r for r in used.splitlines() if r.startswith(key_id)).split("\t")[4] != "-"
 
@@ -130,10 +137,16 @@ class TestTheGuard:
         assert read.status_code == 404 and read.json()["error"]["code"] == "not_found"
 
     async def test_every_use_is_audited_and_recorded_without_the_key(
-        self, client: httpx.AsyncClient, assistant: Assistant, db: AsyncSession, captured_logs: io.StringIO
+        self,
+        client: httpx.AsyncClient,
+        assistant: Assistant,
+        db: AsyncSession,
+        captured_logs: io.StringIO,
+        app: FastAPI,
     ) -> None:
         await send(client, assistant, hello_world())
         await send(client, assistant, {"to": "1", "type": "text"})  # refused: still a use of the key
+        await record_key_uses(app)
         key = await db.scalar(
             select(ServiceKey).where(ServiceKey.organization_id == assistant.organization_id)
         )

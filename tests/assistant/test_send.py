@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +23,12 @@ from tests.support.apps import app_with
 from tests.support.assistant import LEAD, MESSAGES, Assistant, hello_world, lead_wrote, send, text
 
 LATER = timedelta(minutes=10)  # a worker round far enough ahead for every backoff of these tests
+
+
+def spaced(runtime: Runtime) -> Runtime:
+    """The worker with a number held to 10 messages/s: the messages of a round leave 100 ms apart, so the
+    order they reach the sandbox is their dispatch order even on a busy machine."""
+    return replace(runtime, settings=runtime.settings.model_copy(update={"assistant_send_rate": 10.0}))
 
 
 def meta_bodies(sandbox: Sandbox) -> list[object]:
@@ -181,7 +189,7 @@ class TestMetaSlowOrUnavailable:
         assert len(sandbox.requests("messages")) == 1  # the later ones wait behind the first
 
         assert await send_queued(runtime) == 0  # the first waits out its backoff, and so the rest
-        while await send_queued(runtime, now=utcnow() + LATER):
+        while await send_queued(spaced(runtime), now=utcnow() + LATER):
             pass
 
         sent = [request.body for request in sandbox.requests("messages")][1:]
@@ -311,3 +319,41 @@ class TestRefusals:
         assert [a.status_code for a in answers] == [202, 202, 429]
         assert answers[2].json()["error"]["code"] == "rate_limited"
         assert int(answers[2].headers["retry-after"]) >= 1
+
+
+class TestThroughput:
+    async def test_a_number_s_slots_are_handed_out_one_interval_apart_and_never_too_far(
+        self, runtime: Runtime
+    ) -> None:
+        from qualifica.assistant.throughput import claim_slot
+
+        waits = [await claim_slot(runtime.sessionmaker, "900", rate=10, max_wait=0.25) for _ in range(4)]
+        assert waits[0] == pytest.approx(0, abs=0.05)
+        assert waits[1] == pytest.approx(0.1, abs=0.05) and waits[2] == pytest.approx(0.2, abs=0.05)
+        assert waits[3] is None  # 0.3 s away: beyond what the caller waits, and nothing was taken
+        again = await claim_slot(runtime.sessionmaker, "900", rate=10, max_wait=1, count=5)
+        assert again == pytest.approx(0.3, abs=0.05)
+        assert await claim_slot(runtime.sessionmaker, "901", rate=10, max_wait=0) == pytest.approx(
+            0, abs=0.05
+        )
+
+    async def test_a_backlog_drains_in_order_a_batch_per_round(
+        self,
+        client: httpx.AsyncClient,
+        db: AsyncSession,
+        sandbox: Sandbox,
+        assistant: Assistant,
+        runtime: Runtime,
+    ) -> None:
+        await lead_wrote(db, sandbox, assistant)
+        sandbox.fail_next("messages", code=130429)
+        answers = [await send(client, assistant, text(f"mensagem {n}")) for n in range(12)]
+        assert {a.status_code for a in answers} == {202}
+        rounds = 0
+        while await send_queued(spaced(runtime), now=utcnow() + LATER):
+            rounds += 1
+        assert rounds == 2  # the retried first one alone, then the eleven behind it together
+        bodies = [request.body["text"]["body"] for request in sandbox.requests("messages")]  # type: ignore[index]
+        assert bodies == ["mensagem 0", *(f"mensagem {n}" for n in range(12))]
+        stored = (await db.scalars(select(OutboundMessage).execution_options(populate_existing=True))).all()
+        assert {m.status for m in stored} == {MessageStatus.SENT}

@@ -83,3 +83,10 @@ async def send(
     if key is not None:
         headers["Idempotency-Key"] = key
     return await client.post(MESSAGES, json=body, headers=headers)
+
+
+async def record_key_uses(app: FastAPI) -> None:
+    """Write the key uses the app still buffers (it does so by itself a moment later)."""
+    uses = getattr(app.state, "key_uses", None)
+    if uses is not None:
+        await uses.flush()

@@ -71,6 +71,7 @@ def upgrade() -> None:
             nullable=True,
         ),
         sa.Column("created_at", qualifica.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("queued_at", qualifica.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("sent_at", qualifica.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("updated_at", qualifica.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
