@@ -212,8 +212,8 @@ def main() -> None:
         f"type={args.type}, load generator=httpx open loop (this process)"
     )
     print(
-        f"{'run':>3} {'sent':>6} {'200':>6} {'202':>6} {'other':>6} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
-        f"{'meta p95 ms':>11} {'p95-meta ms':>13} {'p95-direct':>12} {'cpu ms/send':>11}"
+        f"{'run':>3} {'sent':>6} {'200':>6} {'202':>6} {'other':>6} {'p50 ms':>7} {'p95 ms':>7} "
+        f"{'p99 ms':>7} {'meta p95 ms':>11} {'p95-meta ms':>13} {'p95-direct':>12} {'cpu ms/send':>11}"
     )
     with stack(args.database, name="send") as s, worker(s) as worker_log:
         rows, key = asyncio.run(measure(s, args))
