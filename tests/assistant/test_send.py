@@ -353,7 +353,7 @@ class TestThroughput:
         while await send_queued(spaced(runtime), now=utcnow() + LATER):
             rounds += 1
         assert rounds == 2  # the retried first one alone, then the eleven behind it together
-        bodies = [request.body["text"]["body"] for request in sandbox.requests("messages")]  # type: ignore[index]
+        bodies = [request.body["text"]["body"] for request in sandbox.requests("messages")]
         assert bodies == ["mensagem 0", *(f"mensagem {n}" for n in range(12))]
         stored = (await db.scalars(select(OutboundMessage).execution_options(populate_existing=True))).all()
         assert {m.status for m in stored} == {MessageStatus.SENT}
