@@ -1,5 +1,6 @@
 """Every table, imported in one place so Alembic and the test setup see the whole schema."""
 
+from qualifica.accounts.invitations import Invitation
 from qualifica.accounts.models import LoginFailure, Organization, Role, User, UserSession
 from qualifica.assistant.models import OutboundMessage, SendSlot, ServiceKey, ServiceWindow
 from qualifica.audit import AuditEntry
@@ -22,6 +23,7 @@ __all__ = [
     "CoexistenceSync",
     "EmbeddedSignupAttempt",
     "FeatureFlag",
+    "Invitation",
     "LoginFailure",
     "MailOutbox",
     "Organization",
