@@ -63,6 +63,16 @@ class TestTheCommands:
         assert revoked.returncode == 0, revoked.stderr
         refused = await client.post(MESSAGES, json=hello_world(), headers=bearer(key))
         assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
+        await record_key_uses(app)
+        statuses = (
+            await db.scalars(
+                select(AuditEntry.status)
+                .where(AuditEntry.action == "assistant.key_used")
+                .where(AuditEntry.details["key_id"].as_string() == key_id)
+                .order_by(AuditEntry.created_at)
+            )
+        ).all()
+        assert statuses == ["ok", "revoked"]
         assert key not in created.stderr + listed.stdout + revoked.stdout + used
 
     def test_a_bad_organization_or_id_fails_with_one_line(self, database_url: str) -> None:

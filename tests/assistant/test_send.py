@@ -9,6 +9,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +32,10 @@ def spaced(runtime: Runtime) -> Runtime:
     return replace(runtime, settings=runtime.settings.model_copy(update={"assistant_send_rate": 10.0}))
 
 
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 def meta_bodies(sandbox: Sandbox) -> list[object]:
     return [request.body for request in sandbox.requests("messages")]
 
@@ -47,7 +52,9 @@ class TestInsideTheWindow:
         self, client: httpx.AsyncClient, db: AsyncSession, sandbox: Sandbox, assistant: Assistant
     ) -> None:
         await lead_wrote(db, sandbox, assistant)
+        sent_before = sample("qualifica_assistant_messages_total", path="inline", outcome="sent")
         answer = await send(client, assistant, text(reply_to="wamid.INBOUND_1"))
+        assert sample("qualifica_assistant_messages_total", path="inline", outcome="sent") == sent_before + 1
 
         assert answer.status_code == 200, answer.text
         body = answer.json()
