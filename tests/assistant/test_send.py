@@ -230,6 +230,25 @@ class TestMetaSlowOrUnavailable:
         stored = await db.get_one(OutboundMessage, uuid.UUID(answer.json()["id"]), populate_existing=True)
         assert stored.attempts == 4 and stored.body is None  # the request's try and the worker's three
 
+    async def test_meta_too_slow_answers_202_and_the_worker_sends_it(
+        self, db: AsyncSession, sandbox: Sandbox, assistant: Assistant, app: FastAPI
+    ) -> None:
+        """The documented duplicate window: Meta took the first try after we stopped waiting, so the worker's
+        try reaches it too (Meta has no idempotency key)."""
+        await lead_wrote(db, sandbox, assistant)
+        sandbox.set_latency("messages", 0.6)
+        async with app_with(app.state.settings, assistant_send_timeout_seconds=0.2) as slow:
+            transport = httpx.ASGITransport(app=slow)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                answer = await send(client, assistant, text())
+                assert answer.status_code == 202 and answer.json()["status"] == "queued"
+                sandbox.set_latency("messages", None)
+                while await send_queued(slow.state.runtime, now=utcnow() + LATER):
+                    pass
+                view = await message_of(client, assistant, answer.json()["id"])
+        assert view["status"] == "sent"
+        assert [item["status"] for item in view["history"]] == ["queued", "sent"]  # type: ignore[attr-defined]
+
     async def test_a_message_meta_never_takes_fails_with_its_reason(
         self,
         client: httpx.AsyncClient,
