@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from qualifica import probes
 from qualifica.accounts import api as accounts_api
 from qualifica.accounts import pages as accounts_pages
+from qualifica.assistant import api as assistant_api
 from qualifica.config import SANDBOX_PATH, WEBHOOK_PATH, InsecureSettingsError, Settings
 from qualifica.db import create_engine, create_sessionmaker
 from qualifica.devsecrets import with_dev_secrets
@@ -85,6 +86,8 @@ def create_app(
             if worker is not None:
                 await worker
             await runtime.close()
+            if getattr(app.state, "key_uses", None) is not None:
+                await app.state.key_uses.close()  # the service keys' last uses, still buffered
             if settings.sandbox:  # a mounted app's own lifespan never runs
                 app.state.sandbox.webhooks.close()
             await app.state.meta_http.aclose()
@@ -116,6 +119,7 @@ def create_app(
     app.include_router(home_pages.router)
     app.include_router(whatsapp_pages.router)
     app.include_router(whatsapp_api.router)
+    app.include_router(assistant_api.router)
     app.include_router(exposition.router)
     app.include_router(staff_pages.router)
     app.include_router(organization_pages.router)

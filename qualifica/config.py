@@ -109,6 +109,13 @@ class Settings(BaseSettings):
     mail_from: str = "Qualifica Leads <nao-responda@qualificaleads.com.br>"
     # Beyond §8: without ``SMTP_URL`` (development, demo) every mail is also written here as an ``.eml`` file.
     mail_dir: Path = Path("var/mail")
+    # §15: Meta's throughput per number, messages/s (reference 2026 §5.3: 80 by default; a coexistence
+    # number is held to 20 whatever this says).
+    assistant_send_rate: float = Field(default=80.0, gt=0, le=1000)
+    # §15: queued messages per number beyond which a send answers 429 ``rate_limited``.
+    assistant_queue_limit: int = Field(default=1000, ge=1)
+    # §15: how long a send waits for Meta's answer before it answers 202 ``queued``.
+    assistant_send_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
     # Retention (days; 0 keeps forever): the worker deletes only what is settled and older than this.
     retention_login_failures_days: int = Field(default=1, ge=0)
     retention_sessions_days: int = Field(default=30, ge=0)  # after a session expired or was revoked

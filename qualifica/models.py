@@ -2,6 +2,7 @@
 
 from qualifica.accounts.invitations import Invitation
 from qualifica.accounts.models import LoginFailure, Organization, Role, User, UserSession
+from qualifica.assistant.models import OutboundMessage, SendSlot, ServiceKey, ServiceWindow
 from qualifica.audit import AuditEntry
 from qualifica.db import Base
 from qualifica.flags import FeatureFlag
@@ -27,8 +28,12 @@ __all__ = [
     "LoginFailure",
     "MailOutbox",
     "Organization",
+    "OutboundMessage",
     "Role",
     "RolloutPhase",
+    "SendSlot",
+    "ServiceKey",
+    "ServiceWindow",
     "User",
     "UserSession",
     "WebhookChange",

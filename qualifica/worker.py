@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Sequence
 
 from qualifica.accounts import retention as accounts_retention
+from qualifica.assistant import queue as assistant_queue
 from qualifica.jobs.runner import STOP_GRACE_SECONDS, Job, run_jobs
 from qualifica.observability import delivery
 from qualifica.observability import retention as analytics_retention
@@ -21,6 +22,7 @@ JOBS: tuple[Job, ...] = (
     *accounts_retention.JOBS,
     *whatsapp_jobs.JOBS,
     *webhook_jobs.JOBS,
+    *assistant_queue.JOBS,
     delivery.JOB,
     analytics_retention.JOB,
 )

@@ -30,10 +30,12 @@ org_app = typer.Typer(help="Organizações (imobiliárias).", no_args_is_help=Tr
 user_app = typer.Typer(help="Usuários.", no_args_is_help=True)
 keys_app = typer.Typer(help="Chaves de criptografia.", no_args_is_help=True)
 meta_app = typer.Typer(help="Integração com a Meta.", no_args_is_help=True)
+apikey_app = typer.Typer(help="Chaves de serviço da API do assistente.", no_args_is_help=True)
 app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 app.add_typer(keys_app, name="keys")
 app.add_typer(meta_app, name="meta")
+app.add_typer(apikey_app, name="apikey")
 app.add_typer(flag_app, name="flag")
 app.add_typer(mail_app, name="mail")
 
@@ -280,6 +282,73 @@ async def _user_by_email(session: AsyncSession, email: str) -> User:
     if user is None:
         raise fail("usuário não encontrado")
     return user
+
+
+@apikey_app.command("create")
+def apikey_create(
+    name: Annotated[str, typer.Option("--name", help="Nome da chave (quem a usa)")],
+    org: Annotated[str | None, typer.Option("--org", help="Id da organização (vincula a chave)")] = None,
+) -> None:
+    """Cria uma chave de serviço e a imprime (na última linha, uma única vez)."""
+    from qualifica.assistant.keys import CreatedKey, create_key
+
+    try:
+        organization_id = uuid.UUID(org) if org else None
+    except ValueError:
+        raise fail("--org deve ser um UUID") from None
+
+    async def work(session: AsyncSession) -> CreatedKey:
+        return await create_key(session, name=name, organization_id=organization_id)
+
+    created = run(lambda: with_session(load_settings(), work))
+    typer.echo(f"id: {created.id}")
+    typer.echo("Guarde a chave abaixo agora: ela não será mostrada de novo.")
+    typer.echo(created.key)
+
+
+@apikey_app.command("list")
+def apikey_list() -> None:
+    """Lista as chaves de serviço: id, nome, organização, criada, último uso, revogada."""
+    from qualifica.assistant.keys import list_keys
+
+    async def work(session: AsyncSession) -> list[str]:
+        def when(moment: object) -> str:
+            return moment.isoformat(timespec="seconds") if hasattr(moment, "isoformat") else "-"
+
+        return [
+            "\t".join(
+                (
+                    str(key.id),
+                    key.name,
+                    str(key.organization_id or "-"),
+                    when(key.created_at),
+                    when(key.last_used_at),
+                    when(key.revoked_at),
+                )
+            )
+            for key in await list_keys(session)
+        ]
+
+    lines = run(lambda: with_session(load_settings(), work))
+    typer.echo("id\tnome\torganização\tcriada\túltimo uso\trevogada")
+    for line in lines:
+        typer.echo(line)
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(key_id: Annotated[str, typer.Argument(help="Id da chave")]) -> None:
+    """Revoga uma chave de serviço: as chamadas com ela passam a receber 401."""
+    from qualifica.assistant.keys import revoke_key
+
+    try:
+        parsed = uuid.UUID(key_id)
+    except ValueError:
+        raise fail("o id da chave deve ser um UUID") from None
+
+    async def work(session: AsyncSession) -> str:
+        return str((await revoke_key(session, parsed)).id)
+
+    typer.echo(f"revogada: {run(lambda: with_session(load_settings(), work))}")
 
 
 @keys_app.command("generate")

@@ -10,6 +10,7 @@ permanent ones never are, and neither are rate limits (``MetaError.is_rate_limit
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any, Literal
 
 import httpx
@@ -25,6 +26,7 @@ from qualifica.meta.models import (
     AppCheck,
     GraphUsage,
     PhoneNumber,
+    SentMessage,
     SmbAppDataRequest,
     SuccessAnswer,
     TokenExchange,
@@ -274,6 +276,28 @@ class GraphClient:
         )
         answer = await self._call(request, self._until(deadline))
         return SmbAppDataRequest.model_validate(answer).request_id
+
+    async def send_message(
+        self, phone_number_id: str, message: dict[str, Any], *, token: str, budget: float | None = None
+    ) -> SentMessage:
+        """Send one message (``message``: Meta's body without ``messaging_product``; reference 2026 §5.1).
+
+        One attempt only, never retried here: Meta has no idempotency key, so a retry after a lost answer
+        could deliver the message twice. The caller decides (a failure it may retry, it queues).
+        """
+        body = {"messaging_product": "whatsapp", **message}
+        request = self._with_token(Endpoint.MESSAGES, "POST", f"{phone_number_id}/messages", token, json=body)
+        request = replace(request, secrets=(*request.secrets, self._app_secret, self._app_token))
+        result = await send_once(
+            self._http,
+            self._base_url,
+            request,
+            budget=budget if budget is not None else self._request_timeout,
+            attempt=1,
+        )
+        if result.usage is not None:
+            self.last_usage = result.usage
+        return SentMessage.model_validate(result.payload)
 
     async def app_check(self, *, deadline: float | None = None) -> AppCheck:
         """Preflight of our own app: the id/secret pair mints an app token, which is valid and ours.

@@ -21,3 +21,4 @@ class Endpoint(StrEnum):
     REQUEST_CODE = "request_code"
     VERIFY_CODE = "verify_code"
     SMB_APP_DATA = "smb_app_data"
+    MESSAGES = "messages"  # POST /{phone_number_id}/messages (the assistant's sends, §15)

@@ -178,6 +178,28 @@ class SmbAppDataRequest(_MetaModel):
     request_id: str
 
 
+class SentContact(_MetaModel):
+    input: str = ""
+    wa_id: str = ""  # "" when sent to a username user's BSUID (reference 2026 §5.1)
+
+
+class SentMessageId(_MetaModel):
+    id: str
+    message_status: str | None = None  # accepted | held_for_quality_assessment | paused
+
+
+class SentMessage(_MetaModel):
+    """``POST /{phone_number_id}/messages``'s answer (Meta OpenAPI ``MessageResponsePayload``)."""
+
+    messaging_product: str = "whatsapp"
+    contacts: list[SentContact] = Field(default_factory=list)
+    messages: list[SentMessageId] = Field(min_length=1)
+
+    @property
+    def wamid(self) -> str:
+        return self.messages[0].id
+
+
 class AppCheck(_MetaModel):
     """The preflight: the app token works and the id/secret pair belongs together."""
 

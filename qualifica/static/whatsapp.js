@@ -574,10 +574,74 @@ function onSubmit(event) {
   } else if (form.dataset.form === "number") {
     event.preventDefault();
     addNumber(form);
+  } else if (form.dataset.form === "test-message") {
+    event.preventDefault();
+    sendTestMessage(form);
   } else if (form.dataset.form === "disconnect" && event.submitter && event.submitter.value === "confirm") {
     event.preventDefault();
     disconnect(form.closest("dialog"));
   }
+}
+
+// ---- test message (§15, "Testar conexão") ---------------------------------------------------------
+// The admin sends Meta's hello_world through the same send path as the assistant, then this polls the
+// message until Meta says it was read (Enviada → Entregue → Lida) or failed. Texts: the section's data-*.
+
+const TEST_POLL_MS = 1000;
+const TEST_GIVE_UP_MS = 120000;
+const TEST_STEPS = ["sent", "delivered", "read"];
+let testRun = 0; // a newer test stops the polling of an older one
+
+function testSection() {
+  return slot.querySelector("[data-role=test-message]");
+}
+
+function showTestStatus(status, message) {
+  const section = testSection();
+  if (!section) return;
+  const texts = section.dataset;
+  const reached = TEST_STEPS.indexOf(status);
+  const steps = field("test-steps");
+  steps.hidden = reached < 0;
+  for (const item of steps.querySelectorAll("[data-step]")) {
+    const done = reached >= TEST_STEPS.indexOf(item.dataset.step);
+    item.classList.toggle("reached", done);
+    if (done) item.setAttribute("aria-current", "step");
+    else item.removeAttribute("aria-current");
+  }
+  const key = "text" + status.charAt(0).toUpperCase() + status.slice(1);
+  setText("test-status", status === "failed" ? "" : texts[key]);
+  setText("test-error", status === "failed" ? [texts.textFailed, message].filter(Boolean).join(" ") : "");
+}
+
+async function sendTestMessage(form) {
+  const run = ++testRun;
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  showTestStatus("sending");
+  const answer = await api("POST", "/test-message", { to: form.querySelector("input").value });
+  button.disabled = false;
+  if (run !== testRun) return;
+  if (!answer.ok) {
+    const error = answer.body && answer.body.error;
+    return showTestStatus("failed", error ? error.message : testSection()?.dataset.textOffline);
+  }
+  showTestStatus(answer.body.status);
+  pollTestMessage(run, answer.body.id, Date.now());
+}
+
+async function pollTestMessage(run, id, started) {
+  await new Promise((resolve) => setTimeout(resolve, TEST_POLL_MS));
+  if (run !== testRun || !testSection()) return;
+  const answer = await api("GET", `/test-message/${encodeURIComponent(id)}`);
+  if (run !== testRun) return;
+  if (answer.ok) {
+    const message = answer.body;
+    showTestStatus(message.status, message.error && message.error.message);
+    if (["read", "failed"].includes(message.status)) return;
+  }
+  if (Date.now() - started > TEST_GIVE_UP_MS) return setText("test-status", testSection()?.dataset.textWaiting);
+  pollTestMessage(run, id, started);
 }
 
 function wire() {

@@ -132,6 +132,7 @@ async def every_call(walk: Walk, sandbox: Sandbox, shape: TokenShape) -> None:
         await walk.verify_code(phone_id, token=token, code=f"{(int(code) + 1) % 10**6:06d}")
     await walk.verify_code(phone_id, token=token, code=code)
     await walk.register_phone(phone_id, "482913", token=token)
+    await send_messages(walk, sandbox, phone_id, token)
     with pytest.raises(MetaError):
         await walk.register_phone(phone_id, "111111", token=token)  # 133005: the PIN is set now
     await walk.deregister_phone(phone_id, token=token)
@@ -161,6 +162,33 @@ async def every_call(walk: Walk, sandbox: Sandbox, shape: TokenShape) -> None:
     assert caught.value.retry_after == 180
 
 
+LEAD = "5511987650001"
+HELLO = {"name": "hello_world", "language": {"policy": "deterministic", "code": "en_US"}}
+
+
+async def send_messages(walk: Walk, sandbox: Sandbox, phone_id: str, token: str) -> None:
+    """§15's sends: a template, a reply inside the window, and Meta's refusals (131047, 132001, 132000)."""
+    individual = {"recipient_type": "individual", "to": LEAD}
+    await walk.send_message(phone_id, {**individual, "type": "template", "template": HELLO}, token=token)
+    text = {**individual, "type": "text", "text": {"preview_url": False, "body": "Olá! Podemos falar?"}}
+    with pytest.raises(MetaError):  # 131047: the lead has not written in 24 h
+        await walk.send_message(phone_id, text, token=token)
+    sandbox.lead_wrote(phone_id, LEAD)
+    await walk.send_message(phone_id, {**text, "context": {"message_id": "wamid.INBOUND"}}, token=token)
+    for template in (
+        {"name": "nao_existe", "language": {"policy": "deterministic", "code": "pt_BR"}},
+        {"name": "novo_imovel", "language": {"policy": "deterministic", "code": "pt_BR"}},  # no parameter
+    ):
+        with pytest.raises(MetaError):
+            await walk.send_message(
+                phone_id, {**individual, "type": "template", "template": template}, token=token
+            )
+    sandbox.fail_next("messages", code=130429)
+    with pytest.raises(MetaError) as caught:
+        await walk.send_message(phone_id, {**individual, "type": "template", "template": HELLO}, token=token)
+    assert caught.value.is_rate_limit
+
+
 class TestConformance:
     @pytest.mark.parametrize("shape", ["june_2026", "legacy"])
     async def test_every_request_and_answer_matches_meta_s_description(
@@ -171,6 +199,7 @@ class TestConformance:
         assert violations(sandbox, exchanges) == []
         statuses = {(endpoint(sandbox, e), e.status) for e in exchanges}
         assert {("verify_code", 422), ("add_phone_number", 409), ("register", 400), ("waba", 400)} <= statuses
+        assert {("messages", 200), ("messages", 400), ("messages", 404)} <= statuses
 
     async def test_the_walk_covers_every_graph_client_method_and_endpoint(
         self, walk: Walk, sandbox: Sandbox, subscribed_app: None
@@ -239,6 +268,14 @@ class TestTheCheckCatches:
             await walk.request_code(phone_id, token=token, method="SMS", language="pt-BR")
         (found,) = violations(sandbox, walk.log.exchanges[-1:])
         assert found.startswith("POST request_code 400 request /language:")
+
+    async def test_a_text_message_without_its_recipient(self, walk: Walk, sandbox: Sandbox) -> None:
+        _, phone_id, token = await signup(walk, sandbox, "finish")
+        assert phone_id is not None
+        with pytest.raises(MetaError):
+            await walk.send_message(phone_id, {"type": "text", "text": {"body": "Olá"}}, token=token)
+        found = violations(sandbox, walk.log.exchanges[-1:])
+        assert any(p.startswith('POST messages 400 request /: "recipient_type" is a required') for p in found)
 
     def test_a_silent_endpoint_is_held_to_the_reference(self) -> None:
         schema = REFERENCE_SHAPES["smb_app_data"]["response"]

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qualifica.accounts.models import Organization, Role, User
 from qualifica.meta.sandbox import Sandbox
 from tests.support.accounts import Credentials, credentials
+from tests.support.assistant import make_key
 from tests.support.factories import add_user
 
 W = "/api/v1/whatsapp"
@@ -43,6 +44,9 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("POST", f"{W}/connection/verification/request"): (401, 403, 409, 403),
     ("POST", f"{W}/connection/verification/verify"): (401, 403, 409, 403),
     ("POST", f"{W}/connection/number"): (401, 403, 409, 403),
+    # §15: the settings page's test message (the outsider's organization has no connection)
+    ("POST", f"{W}/test-message"): (401, 403, 409, 403),
+    ("GET", f"{W}/test-message/{{message_id}}"): (401, 422, 422, None),
     ("GET", "/"): (303, "ok:200", "ok:200", None),
     ("GET", "/settings/whatsapp"): (303, "ok:200", "ok:200", None),
     ("GET", "/ops"): (303, 403, 403, None),
@@ -75,6 +79,9 @@ OPEN = {
     ("GET", "/docs/oauth2-redirect"),
     ("GET", "/redoc"),
     ("GET", "/static"),
+    # §15: service keys (Authorization: Bearer), no cookie; see ``test_open_routes_have_their_own_guard``
+    ("POST", f"{W}/messages"),
+    ("GET", f"{W}/messages/{{message_id}}"),
     # the invitation's signed, single-use token is the guard (§17)
     ("GET", "/convite/{token}"),
     ("POST", "/convite/{token}"),
@@ -119,6 +126,7 @@ def body_for(path: str, state: str) -> dict[str, object]:
         f"{W}/connection/disconnect": {},
         "/api/v1/organization": {"name": "Outro nome"},
         "/ops/flags": {},
+        f"{W}/test-message": {"to": "+55 11 98765-0001"},
     }
     return bodies.get(path, {})
 
@@ -268,6 +276,35 @@ async def test_open_routes_have_their_own_guard(world: World) -> None:
             response = await http.get(path)
             assert response.status_code == 200
             assert all(secret_id not in response.text for secret_id in world.ids[1:])
+    await assistant_routes_need_a_key_of_their_organization(world)
+
+
+async def assistant_routes_need_a_key_of_their_organization(world: World) -> None:
+    """§15: the assistant's routes answer a service key only (a session cookie is no key), and a key bound to
+    another organization reaches nothing of ours."""
+    ours, outsider = await world.creds(world.ours), await world.creds(world.outsider)
+    async with world.app.state.sessionmaker() as db:
+        theirs = await make_key(db, organization_id=world.outsider.organization_id)
+    send = {"to": "5511987650001", "type": "template",
+            "template": {"name": "hello_world", "language": {"code": "en_US"}}}  # fmt: skip
+    transport = httpx.ASGITransport(app=world.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", cookies=ours.cookies) as http:
+        for method, path, body in (
+            ("POST", f"{W}/messages", send),
+            ("GET", f"{W}/messages/{NOBODYS_ATTEMPT}", None),
+        ):
+            for headers in ({}, ours.headers, outsider.headers, {"Authorization": "Bearer qk_" + "0" * 43}):
+                answer = await http.request(method, path, json=body, headers=headers)
+                assert answer.status_code == 401 and answer.json()["error"]["code"] == "invalid_api_key"
+        as_outsider = {"Authorization": f"Bearer {theirs}"}
+        ours_named = {**send, "organization_id": world.ids[0]}
+        assert (await http.post(f"{W}/messages", json=ours_named, headers=as_outsider)).status_code == 403
+        query = {"organization_id": world.ids[0]}
+        read = await http.get(f"{W}/messages/{NOBODYS_ATTEMPT}", params=query, headers=as_outsider)
+        assert read.status_code == 403
+        # its own organization has no connection: nothing is sent, nothing of ours is said
+        own = await http.post(f"{W}/messages", json=send, headers=as_outsider)
+        assert own.status_code == 409 and all(secret_id not in own.text for secret_id in world.ids)
 
 
 async def test_another_organization_can_neither_take_nor_disturb_ours(

@@ -30,6 +30,7 @@ TEMPLATES = {
     "deregister": "/{Version}/{Phone-Number-ID}/deregister",
     "request_code": "/{Version}/{Phone-Number-ID}/request_code",
     "verify_code": "/{Version}/{Phone-Number-ID}/verify_code",
+    "messages": "/{Version}/{Phone-Number-ID}/messages",
 }
 
 _STRINGS = {"type": "array", "items": {"type": "string"}}
@@ -163,6 +164,30 @@ USAGE_SHAPE = {
 # WhatsAppBusinessAccountPhoneNumber has PENDING/LINKED/…, for the same field of the same object. The sandbox
 # answers PhoneNumberInfo's values in both, as Meta does in practice.
 SPEC_CONFLICTS = (("phone_numbers", "status"),)
+# ``TextMessage`` puts ``additionalProperties: false`` beside ``type`` and ``text`` inside its ``allOf``, so
+# no text message (which needs ``messaging_product``, ``to``…) can satisfy it. A text send is held to the
+# common properties and the description's own ``text`` object instead; every other type to ``Message``.
+_TEXT_MESSAGE = {
+    "allOf": [
+        {"$ref": "#/components/schemas/BaseMessageProperties"},
+        {
+            "type": "object",
+            "required": ["text"],
+            "properties": {
+                "type": {"const": "text"},
+                "text": {"$ref": "#/components/schemas/TextMessage/allOf/1/properties/text"},
+            },
+        },
+    ],
+    "unevaluatedProperties": False,
+}
+REQUEST_CONFLICTS: dict[str, dict[str, Any]] = {
+    "messages": {
+        "if": {"properties": {"type": {"const": "text"}}},
+        "then": _TEXT_MESSAGE,
+        "else": {"$ref": "#/components/schemas/Message"},
+    }
+}
 # Every Graph error answer, whatever the endpoint (docs/meta.md#graph-errors).
 ERROR_SCHEMA = {"$ref": "#/components/schemas/GraphAPIError"}
 
@@ -233,6 +258,8 @@ def request_schema(endpoint: str, method: str) -> tuple[dict[str, Any] | None, b
         schema = REFERENCE_SHAPES[endpoint].get("request")
         return schema, schema is not None
     body = operation(TEMPLATES[endpoint], method).get("requestBody", {})
+    if endpoint in REQUEST_CONFLICTS:
+        return REQUEST_CONFLICTS[endpoint], True
     return _json_schema(body.get("content")), bool(body.get("required"))
 
 

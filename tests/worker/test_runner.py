@@ -230,6 +230,7 @@ class TestStop:
             "accounts.retention",
             "analytics.deliver",
             "analytics.retention",
+            "assistant.send",
             "coexistence.sync",
             "connection.health_check",
             "mail.deliver",

@@ -35,6 +35,7 @@ def _failure(sandbox: Sandbox, body: dict[str, Any], _: Request) -> None:
             "error_type",
             "raw_body",
             "regain_minutes",
+            "details",
             "method",
         )
         if k in body
@@ -143,6 +144,14 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("GET", "/webhooks/deliveries"): lambda s, b, r: [
         {**asdict(d), "body": d.payload()} for d in list(s.webhooks.deliveries)
     ],
+    ("POST", "/messages/statuses"): lambda s, b, r: s.set_message_statuses(
+        list(b.get("statuses", [])), b.get("delay")
+    ),
+    ("POST", "/messages/service-window"): lambda s, b, r: s.set_service_window_enforced(bool(b["enforced"])),
+    ("POST", "/phones/{phone_id}/leads/{wa_id}/wrote"): lambda s, b, r: s.lead_wrote(
+        r.path_params["phone_id"], r.path_params["wa_id"]
+    ),
+    ("GET", "/phones/{phone_id}/sent"): lambda s, b, r: s.sent_messages(r.path_params["phone_id"]),
     ("GET", "/state"): _state,
     ("GET", "/requests"): _requests,
     ("DELETE", "/requests"): lambda s, b, r: s.clear_requests(),

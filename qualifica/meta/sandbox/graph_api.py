@@ -41,6 +41,7 @@ def endpoint_of(sandbox: Sandbox, path: str, method: str = "GET") -> str:
             "request_code": Endpoint.REQUEST_CODE,
             "verify_code": Endpoint.VERIFY_CODE,
             "smb_app_data": Endpoint.SMB_APP_DATA,
+            "messages": Endpoint.MESSAGES,
         }
         return edge.get(parts[1], "unknown")
     if len(parts) == 1:

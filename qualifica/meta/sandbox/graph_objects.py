@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from qualifica.meta.endpoints import Endpoint
-from qualifica.meta.sandbox import faults
+from qualifica.meta.sandbox import faults, messaging
 from qualifica.meta.sandbox.sandbox import Sandbox
 from qualifica.meta.sandbox.world import (
     CODE_TTL_SECONDS,
@@ -83,6 +83,8 @@ class GraphObjects:
             return self.verify_code(phone, params.get("code", ""))
         if endpoint == Endpoint.SMB_APP_DATA:
             return self.smb_app_data(phone, params)
+        if endpoint == Endpoint.MESSAGES:
+            return messaging.send(self.sandbox, phone, params)
         return self.deregister(phone)
 
     # -- OAuth ----------------------------------------------------------------------------------

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
+from collections.abc import Sequence
 from typing import Any, Protocol
 
+from qualifica.meta.sandbox.scenario import Scenario
 from qualifica.meta.sandbox.webhooks import WebhookSender, account_update, entry
 from qualifica.meta.sandbox.world import PARTNER_BUSINESS_ID, IdMaker, Phone, World
 
@@ -27,6 +30,8 @@ class Host(Protocol):
     lock: threading.RLock
     world: World
     webhooks: WebhookSender
+    scenario: Scenario
+    generation: int  # moves on each reset: a status scheduled before it is never sent after it
 
     def now(self) -> float: ...
 
@@ -113,6 +118,8 @@ class Notifier:
         with self._sandbox.lock:
             phone = self._sandbox.world.phones[phone_id]
             now = int(self._sandbox.now())
+            if wa_id:  # the lead's message opens (or renews) the 24 h service window (reference 2026 §5.2)
+                self._sandbox.world.conversation(phone_id, wa_id).last_inbound_at = self._sandbox.now()
             value = {
                 **_envelope(phone),
                 "contacts": [{"profile": {"name": "Cliente Teste"}, "wa_id": wa_id, "user_id": bsuid}],
@@ -130,6 +137,43 @@ class Notifier:
             waba_id = phone.waba_id
         self._send(waba_id, "messages", value, timed=False)
         return wamid
+
+    def statuses(
+        self,
+        phone_id: str,
+        wamid: str,
+        wa_id: str,
+        statuses: Sequence[str],
+        *,
+        error: dict[str, Any] | None = None,
+        delay: float | None = None,
+    ) -> None:
+        """The ``statuses`` webhooks of a sent message, one POST each, ``delay`` seconds apart (default: the
+        scenario's), in a thread of their own (reference 2026 §5.5). ``failed`` carries ``errors[]`` and,
+        since the BSUID rollout, no ``contacts``. Each status also moves the conversation's record of the
+        message."""
+        if not statuses:
+            return
+        sandbox = self._sandbox
+        with sandbox.lock:
+            generation = sandbox.generation
+            pause = sandbox.scenario.status_delay_seconds if delay is None else delay
+
+        def run() -> None:
+            for status in statuses:
+                time.sleep(pause)
+                with sandbox.lock:
+                    if sandbox.generation != generation:
+                        return
+                    phone = sandbox.world.phones[phone_id]
+                    for item in sandbox.world.conversation(phone_id, wa_id).sent:
+                        if item["id"] == wamid:
+                            item["status"] = status
+                    entry_id = phone.waba_id
+                    value = _status_value(phone, wamid, wa_id, status, int(sandbox.now()), error)
+                self._send(entry_id, "messages", value, timed=False)
+
+        threading.Thread(target=run, name="sandbox-statuses", daemon=True).start()
 
     def user_changed_number(
         self, phone_id: str, old_number: str, new_number: str, *, new_user_id: str | None = None
@@ -245,6 +289,26 @@ def _envelope(phone: Phone) -> dict[str, Any]:
         "messaging_product": "whatsapp",
         "metadata": {"display_phone_number": phone.display_phone_number, "phone_number_id": phone.id},
     }
+
+
+def _status_value(
+    phone: Phone, wamid: str, wa_id: str, status: str, now: int, error: dict[str, Any] | None
+) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": wamid, "status": status, "timestamp": str(now), "recipient_id": wa_id}
+    value: dict[str, Any] = {**_envelope(phone), "statuses": [item]}
+    if status == "failed":
+        item["errors"] = [error or {"code": 131000, "title": "Something went wrong"}]
+        return value
+    item["pricing"] = {
+        "billable": False,
+        "pricing_model": "PMP",
+        "type": "free_customer_service",
+        "category": "service",
+    }
+    value["contacts"] = [
+        {"profile": {"name": "Cliente Teste"}, "wa_id": wa_id, "user_id": IdMaker.bsuid(wa_id)}
+    ]
+    return value
 
 
 def _history_chunk(

@@ -37,6 +37,7 @@ from qualifica.meta.sandbox.world import (
     LIMA,
     PRISMA,
     TOKEN_SHAPES,
+    Conversation,
     Phone,
     Token,
     TokenShape,
@@ -86,6 +87,7 @@ class Sandbox:
         self.scenario = Scenario()
         self.flows: dict[str, Flow] = {}
         self._clock_offset = 0.0
+        self.generation = 0
         self.notify = Notifier(self)
 
     # -- time and reset -------------------------------------------------------------------------
@@ -105,6 +107,7 @@ class Sandbox:
             self.scenario = Scenario()
             self.flows = {}
             self._clock_offset = 0.0
+            self.generation += 1
 
     # -- scenario -------------------------------------------------------------------------------
     def set_latency(self, endpoint: str, latency: float | tuple[float, float] | Latency | None) -> None:
@@ -193,6 +196,41 @@ class Sandbox:
     def clear_requests(self) -> None:
         with self.lock:
             self.scenario.requests.clear()
+
+    def set_message_statuses(self, statuses: list[str] | tuple[str, ...], delay: float | None = None) -> None:
+        """The statuses webhooks that follow each accepted message (e.g. ``["sent"]``, or none)."""
+        unknown = set(statuses) - {"sent", "delivered", "read", "failed"}
+        if unknown:
+            raise ValueError(f"unknown statuses {sorted(unknown)}")
+        with self.lock:
+            self.scenario.message_statuses = tuple(statuses)
+            if delay is not None:
+                self.scenario.status_delay_seconds = float(delay)
+
+    def set_service_window_enforced(self, value: bool) -> None:
+        with self.lock:
+            self.scenario.service_window_enforced = value
+
+    # -- messaging ------------------------------------------------------------------------------
+    def lead_wrote(self, phone_id: str, wa_id: str, at: float | None = None) -> None:
+        """Record that a lead wrote to the number (opening its 24 h window) without sending a webhook."""
+        with self.lock:
+            self.world.conversation(phone_id, wa_id).last_inbound_at = self.now() if at is None else at
+
+    def conversation(self, phone_id: str, wa_id: str) -> Conversation:
+        """A copy of what the number and the lead exchanged: the window's start and the messages sent."""
+        with self.lock:
+            found = self.world.conversation(phone_id, wa_id)
+            return replace(found, sent=[dict(item) for item in found.sent])
+
+    def sent_messages(self, phone_id: str) -> dict[str, list[dict[str, Any]]]:
+        """Every message the number sent, by lead (``wa_id``), oldest first."""
+        with self.lock:
+            return {
+                wa_id: [dict(item) for item in conversation.sent]
+                for (phone, wa_id), conversation in self.world.conversations.items()
+                if phone == phone_id and conversation.sent
+            }
 
     # -- world ----------------------------------------------------------------------------------
     def waba(self, waba_id: str) -> Waba:

@@ -28,6 +28,11 @@ DEFAULT_MESSAGES = {
     613: "(#613) Calls to this api have exceeded the rate limit.",
     80007: "(#80007) Rate limit issue",
     130429: "(#130429) Rate limit hit",
+    131026: "(#131026) Message undeliverable",
+    131047: "(#131047) Re-engagement message",
+    131000: "(#131000) Something went wrong",
+    132000: "(#132000) Number of parameters does not match the expected number of params",
+    132001: "(#132001) Template name does not exist in the translation",
     131016: "(#131016) Service unavailable",
     131056: "(#131056) (Business Account, Consumer Account) pair rate limit hit",
     131057: "(#131057) Business Account is in maintenance mode",
@@ -36,7 +41,7 @@ DEFAULT_MESSAGES = {
     133016: "(#133016) Account register deregister rate limit exceeded",
     80008: "(#80008) There have been too many calls to this WhatsApp Business account",
 }
-_DEFAULT_STATUS = {2: 500, 131016: 500, 131057: 500, 133004: 503}
+_DEFAULT_STATUS = {2: 500, 131000: 500, 131016: 500, 131057: 500, 133004: 503}
 
 AUTO_PATHS = (
     "finish",
@@ -93,6 +98,8 @@ class Failure:
     raw_body: str | None = None
     # Rate limits: minutes put in X-Business-Use-Case-Usage's estimated_time_to_regain_access.
     regain_minutes: float | None = None
+    # Cloud API errors explain themselves in ``error_data.details`` (reference 2026 §5.4).
+    details: str | None = None
     # Only calls with this HTTP method take it (``POST``: the subscribe, not the read, of subscribed_apps).
     method: str | None = None
 
@@ -108,6 +115,8 @@ class Failure:
         }
         if self.subcode is not None:
             error["error_subcode"] = self.subcode
+        if self.details is not None:
+            error["error_data"] = {"messaging_product": "whatsapp", "details": self.details}
         transient = self.is_transient if self.is_transient is not None else (True if self.code == 2 else None)
         if transient is not None:
             error["is_transient"] = transient
@@ -157,6 +166,10 @@ class Scenario:
     token_shape: TokenShape = "june_2026"  # noqa: S105
     history_sharing: bool = True  # False: the business declined; history answers error 2593109
     requests: list[RecordedRequest] = field(default_factory=list)
+    # Sent messages: the statuses webhooks that follow each one, and the pause before each of them.
+    message_statuses: tuple[str, ...] = ("sent", "delivered", "read")
+    status_delay_seconds: float = 0.3
+    service_window_enforced: bool = True  # False: free text outside the 24 h window is accepted
 
     def next_failure(self, endpoint: str, method: str) -> Failure | None:
         queue = self.failures.get(endpoint) or deque()

@@ -105,6 +105,32 @@ class Phone:
         }
 
 
+# Approved message templates every WABA of the sandbox has: (name, language) → body parameters it takes.
+# ``hello_world``/``en_US`` is Meta's own test template (reference 2026 §5.1).
+MESSAGE_TEMPLATES: dict[tuple[str, str], int] = {
+    ("hello_world", "en_US"): 0,
+    ("novo_imovel", "pt_BR"): 1,
+    ("visita_confirmada", "pt_BR"): 2,
+}
+SERVICE_WINDOW_SECONDS = 24 * 3600.0
+# Leads whose messages Meta accepts and then cannot deliver: a ``failed`` status with 131026.
+UNDELIVERABLE_NUMBERS = frozenset({"5511900000000"})
+
+
+@dataclass
+class Conversation:
+    """What passed between one of our numbers and one lead (``wa_id``): when the lead last wrote (opening the
+    24 h service window) and every message the business sent to them, oldest first. Each sent item is
+    ``{"id": wamid, "type", "text"?, "template"?, "context"?, "at", "status"}``; ``status`` follows the
+    statuses webhooks the sandbox sends (accepted → sent → delivered → read, or failed). The simulated lead's
+    page reads it to show the replies."""
+
+    phone_id: str
+    wa_id: str
+    last_inbound_at: float | None = None
+    sent: list[dict[str, Any]] = field(default_factory=list)
+
+
 @dataclass
 class Code:
     value: str = field(repr=False)
@@ -189,6 +215,7 @@ class World:
     codes: dict[str, Code] = field(default_factory=dict)
     tokens: dict[str, Token] = field(default_factory=dict)
     app_tokens: set[str] = field(default_factory=set)
+    conversations: dict[tuple[str, str], Conversation] = field(default_factory=dict)  # (phone_id, wa_id)
 
     def add_business(self, name: str) -> Business:
         business = Business(self.ids.id(), name)
@@ -204,6 +231,13 @@ class World:
         phone = Phone(self.ids.id(), waba_id, display, verified_name, **fields)
         self.phones[phone.id] = phone
         return phone
+
+    def conversation(self, phone_id: str, wa_id: str) -> Conversation:
+        """The conversation of a number with a lead, started empty on first use."""
+        key = (phone_id, wa_id)
+        if key not in self.conversations:
+            self.conversations[key] = Conversation(phone_id, wa_id)
+        return self.conversations[key]
 
     def business_named(self, name: str) -> Business:
         return next(b for b in self.businesses.values() if b.name == name)

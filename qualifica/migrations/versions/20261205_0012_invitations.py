@@ -1,7 +1,7 @@
 """invitations (§17), their mails in the outbox, and each signup step's time
 
 Revision ID: 0012_invitations
-Revises: 0009_last_webhook_at
+Revises: 0010_assistant_messages
 Create Date: 2026-12-05 01:00:00
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import qualifica.db
 
 revision: str = "0012_invitations"
-down_revision: str | None = "0009_last_webhook_at"
+down_revision: str | None = "0010_assistant_messages"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
