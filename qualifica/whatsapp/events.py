@@ -65,6 +65,12 @@ class EventCounter(Base):
         ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
     )
     last_seq: Mapped[int] = mapped_column(SeqType, default=0)
+    # The push to the assistant (``assistant.push``): one runner per organization at a time keeps its order.
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
+    push_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    push_next_at: Mapped[datetime | None]
+    push_error: Mapped[str | None] = mapped_column(String(200))
 
 
 def content_key(prefix: str, value: Any) -> str:
@@ -77,7 +83,9 @@ async def _next_seq(session: AsyncSession, organization_id: uuid.UUID) -> int:
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     await session.execute(
-        insert(EventCounter).values(organization_id=organization_id, last_seq=0).on_conflict_do_nothing()
+        insert(EventCounter)
+        .values(organization_id=organization_id, last_seq=0, push_attempts=0)
+        .on_conflict_do_nothing()
     )
     seq = await session.scalar(
         update(EventCounter)

@@ -27,6 +27,11 @@ def upgrade() -> None:
         "assistant_event_counters",
         sa.Column("organization_id", sa.Uuid(), nullable=False),
         sa.Column("last_seq", SEQ, nullable=False),
+        sa.Column("lease_owner", sa.String(length=64), nullable=True),
+        sa.Column("lease_expires_at", qualifica.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("push_attempts", sa.Integer(), nullable=False),
+        sa.Column("push_next_at", qualifica.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("push_error", sa.String(length=200), nullable=True),
         sa.ForeignKeyConstraint(["organization_id"], ["organizations.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("organization_id"),
     )
