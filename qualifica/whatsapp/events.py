@@ -143,3 +143,37 @@ async def connection_changed(
         data={"status": status, "error_code": error_code},
         dedupe_key=f"connection:{status}:{at.isoformat()}",
     )
+
+
+async def last_received(session: AsyncSession, organization_id: uuid.UUID) -> AssistantEvent | None:
+    """The newest ``message.received`` of the organization (the connected card shows it)."""
+    return await session.scalar(
+        select(AssistantEvent)
+        .where(
+            AssistantEvent.organization_id == organization_id,
+            AssistantEvent.type == EventType.MESSAGE_RECEIVED.value,
+        )
+        .order_by(AssistantEvent.seq.desc())
+        .limit(1)
+    )
+
+
+PLACEHOLDERS = {
+    "image": "[imagem]",
+    "audio": "[áudio]",
+    "video": "[vídeo]",
+    "document": "[documento]",
+    "location": "[localização]",
+    "sticker": "[figurinha]",
+    "contacts": "[contato]",
+}
+
+
+def described(event: AssistantEvent, when: str) -> str:
+    """ "“Olá, vi o anúncio…” — de Maria (5511…), 05/12 10:42": what the card says of a received message."""
+    data = event.data
+    text = data.get("text") or PLACEHOLDERS.get(str(data.get("type")), "[mensagem]")
+    text = text if len(text) <= 80 else text[:79] + "…"
+    who = data.get("profile_name") or data.get("from") or "um contato"
+    number = f" ({data.get('from')})" if data.get("profile_name") and data.get("from") else ""
+    return f"“{text}” — de {who}{number}, {when}"

@@ -225,3 +225,22 @@ class TestCursor:
         page = await client.get(EVENTS, headers={"Authorization": f"Bearer {theirs}"})
         assert page.status_code == 200 and page.json()["events"] == []
         assert json.dumps(page.json()).count("wamid.D1") == 0
+
+
+class TestCard:
+    async def test_the_card_shows_the_last_message_received(
+        self, client: httpx.AsyncClient, db: AsyncSession, runtime: Runtime, assistant: Assistant
+    ) -> None:
+        from qualifica.accounts.models import Organization, Role
+        from tests.support.accounts import sign_in
+        from tests.support.factories import make_user
+
+        organization = await db.get(Organization, assistant.organization_id)
+        assert organization is not None
+        admin = await make_user(db, organization, role=Role.ADMIN)
+        await db.commit()
+        await sign_in(client, admin)
+        assert "Nenhuma mensagem recebida ainda" in (await client.get("/settings/whatsapp")).text
+        await deliver(client, runtime, inbound(assistant, text_message("wamid.L1", "Tem vaga de garagem?")))
+        page = (await client.get("/settings/whatsapp")).text
+        assert "Última mensagem recebida: “Tem vaga de garagem?” — de Maria Lead (5511987650001)" in page
