@@ -9,11 +9,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Body, Header, Path, Query
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from qualifica.accounts.guards import AdminPrincipal, PrincipalDep
-from qualifica.assistant import event_feed, sending
+from qualifica.assistant import event_feed, media, sending
 from qualifica.assistant.auth import QueryServiceDep, ServiceDep
 from qualifica.assistant.errors import (
     IdempotencyKeyReused,
@@ -134,6 +134,20 @@ async def list_events(
     """Each event once per walk: message.received, message.status, message.echo, contacts.synced,
     history.synced, connection.status_changed (§15)."""
     return await event_feed.page(runtime, organization_id=principal.organization_id, after=after, limit=limit)
+
+
+@router.get(
+    "/media/{media_id}",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}, **error_responses(*KEY, NotConnected)},
+    summary="Um arquivo recebido de um contato (imagem, áudio, vídeo, documento), transmitido pelo serviço",
+)
+async def get_media(
+    principal: QueryServiceDep, runtime: RuntimeDep, media_id: Annotated[str, Path(max_length=64)]
+) -> StreamingResponse:
+    """Only a media id this organization received; fetched from Meta with the connection's token."""
+    found = await media.open_media(runtime, organization_id=principal.organization_id, media_id=media_id)
+    return StreamingResponse(found.chunks, media_type=found.mime_type)
 
 
 # -- the settings page's test message (the signed-in admin; CSRF) --------------------------------------------

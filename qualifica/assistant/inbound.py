@@ -115,6 +115,7 @@ async def messages_change(
             occurred_at=at,
             data=data,
             dedupe_key=f"received:{message['id']}",
+            media_id=(data["media"] or {}).get("id"),
         )
     for status in _items(value, "statuses"):
         new += await _status(session, organization_id, status)

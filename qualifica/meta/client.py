@@ -10,8 +10,11 @@ permanent ones never are, and neither are rate limits (``MetaError.is_rate_limit
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import httpx
 import stamina
@@ -25,6 +28,7 @@ from qualifica.meta.models import (
     AddedPhoneNumber,
     AppCheck,
     GraphUsage,
+    MediaInfo,
     PhoneNumber,
     SentMessage,
     SmbAppDataRequest,
@@ -298,6 +302,27 @@ class GraphClient:
         if result.usage is not None:
             self.last_usage = result.usage
         return SentMessage.model_validate(result.payload)
+
+    async def media_url(self, media_id: str, *, token: str, deadline: float | None = None) -> MediaInfo:
+        """Where a received media can be downloaded (Meta's URL lives 5 minutes) and its type."""
+        request = self._with_token(Endpoint.MEDIA, "GET", media_id, token)
+        return MediaInfo.model_validate(await self._call(request, self._until(deadline)))
+
+    @asynccontextmanager
+    async def download(self, url: str, *, token: str) -> AsyncIterator[httpx.Response]:
+        """Stream the media at Meta's URL (the token in the header, never in a log or an error). Only https,
+        or the Graph host itself (the sandbox on loopback), ever gets the token."""
+        parts, graph = urlsplit(url), urlsplit(self._base_url)
+        if parts.scheme != "https" and parts.netloc != graph.netloc:
+            raise MetaError("the media URL is not https", endpoint=Endpoint.MEDIA)
+        headers = {"Authorization": f"Bearer {token}"}
+        try:
+            async with self._http.stream("GET", url, headers=headers, timeout=self._request_timeout) as got:
+                if got.status_code != 200:
+                    raise MetaError(f"media download: HTTP {got.status_code}", endpoint=Endpoint.MEDIA)
+                yield got
+        except httpx.HTTPError as error:
+            raise MetaError(f"media download: {type(error).__name__}", endpoint=Endpoint.MEDIA) from None
 
     async def app_check(self, *, deadline: float | None = None) -> AppCheck:
         """Preflight of our own app: the id/secret pair mints an app token, which is valid and ours.

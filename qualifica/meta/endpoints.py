@@ -22,3 +22,4 @@ class Endpoint(StrEnum):
     VERIFY_CODE = "verify_code"
     SMB_APP_DATA = "smb_app_data"
     MESSAGES = "messages"  # POST /{phone_number_id}/messages (the assistant's sends, §15)
+    MEDIA = "media"  # GET /{media_id}: a received media's download URL (the assistant's media, §15)

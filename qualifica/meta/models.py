@@ -261,3 +261,13 @@ class GraphUsage(_MetaModel):
             if usage is not None:
                 values += [usage.call_count, usage.total_cputime, usage.total_time]
         return max(values)
+
+
+class MediaInfo(_MetaModel):
+    """``GET /{media_id}``: a received media's download URL (valid for 5 minutes) and what it is."""
+
+    url: str
+    mime_type: str | None = None
+    sha256: str | None = None
+    file_size: int | None = None
+    id: str | None = None

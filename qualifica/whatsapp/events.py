@@ -44,6 +44,7 @@ class AssistantEvent(UUIDPk, Base):
         UniqueConstraint("organization_id", "seq", name="uq_assistant_events_seq"),
         UniqueConstraint("organization_id", "dedupe_key", name="uq_assistant_events_dedupe"),
         Index("ix_assistant_events_pushed", "organization_id", "seq", "pushed_at"),
+        Index("ix_assistant_events_media", "organization_id", "media_id"),
     )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
@@ -54,6 +55,7 @@ class AssistantEvent(UUIDPk, Base):
     data: Mapped[dict[str, Any]]
     dedupe_key: Mapped[str] = mapped_column(String(200))
     pushed_at: Mapped[datetime | None]  # delivered to QUALIFICA_ASSISTANT_WEBHOOK_URL
+    media_id: Mapped[str | None] = mapped_column(String(64))  # a received file: what GET /media serves
 
 
 class EventCounter(Base):
@@ -105,6 +107,7 @@ async def append(
     occurred_at: datetime,
     data: dict[str, Any],
     dedupe_key: str,
+    media_id: str | None = None,
 ) -> bool:
     """Record the event unless one with this key exists; True when new. Flushes; the caller commits."""
     key = dedupe_key[:200]
@@ -121,6 +124,7 @@ async def append(
         occurred_at=occurred_at,
         data=data,
         dedupe_key=key,
+        media_id=media_id[:64] if media_id else None,
     )
     try:
         async with session.begin_nested():

@@ -244,3 +244,49 @@ class TestCard:
         await deliver(client, runtime, inbound(assistant, text_message("wamid.L1", "Tem vaga de garagem?")))
         page = (await client.get("/settings/whatsapp")).text
         assert "Última mensagem recebida: “Tem vaga de garagem?” — de Maria Lead (5511987650001)" in page
+
+
+class TestMedia:
+    async def test_an_image_the_lead_sent_streams_back_byte_identical_and_nothing_else_is_served(
+        self,
+        client: httpx.AsyncClient,
+        db: AsyncSession,
+        runtime: Runtime,
+        assistant: Assistant,
+        sandbox: Sandbox,
+    ) -> None:
+        import os
+
+        from tests.support.assistant import make_key
+        from tests.support.factories import make_org
+
+        content = os.urandom(300_000)  # larger than one chunk
+        with sandbox.lock:
+            media = sandbox.world.add_media(assistant.phone_number_id, content, "image/jpeg")
+            stranger = sandbox.world.add_media(assistant.phone_number_id, b"never sent to us", "image/png")
+        image = {"id": media.id, "mime_type": "image/jpeg", "sha256": media.sha256}
+        message = {
+            "from": LEAD,
+            "id": "wamid.M1",
+            "timestamp": str(int(time.time())),
+            "type": "image",
+            "image": image,
+        }
+        await deliver(client, runtime, inbound(assistant, message))
+
+        answer = await client.get(f"/api/v1/whatsapp/media/{media.id}", headers=assistant.headers)
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"] == "image/jpeg" and answer.content == content
+        got = [r for r in sandbox.requests() if r.endpoint == "media"]
+        assert got and all("authorization" in r.headers or r.query.get("access_token") for r in got)
+
+        unknown = await client.get(f"/api/v1/whatsapp/media/{stranger.id}", headers=assistant.headers)
+        assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
+        other = await make_org(db, "Imobiliária Outra")
+        await db.commit()
+        theirs = await make_key(db, organization_id=other.id)
+        foreign = await client.get(
+            f"/api/v1/whatsapp/media/{media.id}", headers={"Authorization": f"Bearer {theirs}"}
+        )
+        assert foreign.status_code == 404
+        assert (await client.get(f"/api/v1/whatsapp/media/{media.id}")).status_code == 401

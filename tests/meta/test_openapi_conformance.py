@@ -183,6 +183,9 @@ async def send_messages(walk: Walk, sandbox: Sandbox, phone_id: str, token: str)
             await walk.send_message(
                 phone_id, {**individual, "type": "template", "template": template}, token=token
             )
+    with sandbox.lock:  # a photo the lead sent: its URL (§15's media)
+        photo = sandbox.world.add_media(phone_id, b"\xff\xd8\xff fachada", "image/jpeg")
+    await walk.media_url(photo.id, token=token)
     sandbox.fail_next("messages", code=130429)
     with pytest.raises(MetaError) as caught:
         await walk.send_message(phone_id, {**individual, "type": "template", "template": HELLO}, token=token)

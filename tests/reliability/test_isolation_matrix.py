@@ -83,6 +83,7 @@ OPEN = {
     ("POST", f"{W}/messages"),
     ("GET", f"{W}/messages/{{message_id}}"),
     ("GET", f"{W}/events"),
+    ("GET", f"{W}/media/{{media_id}}"),
     # the invitation's signed, single-use token is the guard (§17)
     ("GET", "/convite/{token}"),
     ("POST", "/convite/{token}"),
@@ -294,6 +295,7 @@ async def assistant_routes_need_a_key_of_their_organization(world: World) -> Non
             ("POST", f"{W}/messages", send),
             ("GET", f"{W}/messages/{NOBODYS_ATTEMPT}", None),
             ("GET", f"{W}/events", None),
+            ("GET", f"{W}/media/1480000000001", None),
         ):
             for headers in ({}, ours.headers, outsider.headers, {"Authorization": "Bearer qk_" + "0" * 43}):
                 answer = await http.request(method, path, json=body, headers=headers)

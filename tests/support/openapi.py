@@ -31,6 +31,7 @@ TEMPLATES = {
     "request_code": "/{Version}/{Phone-Number-ID}/request_code",
     "verify_code": "/{Version}/{Phone-Number-ID}/verify_code",
     "messages": "/{Version}/{Phone-Number-ID}/messages",
+    "media": "/{Version}/{Media-ID}",
 }
 
 _STRINGS = {"type": "array", "items": {"type": "string"}}

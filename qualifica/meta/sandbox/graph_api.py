@@ -52,6 +52,8 @@ def endpoint_of(sandbox: Sandbox, path: str, method: str = "GET") -> str:
                 return Endpoint.WABA
             if parts[0] in sandbox.world.phones:
                 return Endpoint.PHONE_NUMBER
+            if parts[0] in sandbox.world.media:
+                return Endpoint.MEDIA
     return "unknown"
 
 
@@ -125,6 +127,30 @@ def error_response(
     return JSONResponse(failure.envelope(trace_id), status_code=failure.status(), headers=headers or None)
 
 
+def make_media_download(sandbox: Sandbox) -> Callable[[Request], Any]:
+    """Meta's short-lived media URL: the file, for a bearer token of the WABA whose number received it."""
+
+    async def download(request: Request) -> Response:
+        auth = request.headers.get("authorization", "")
+        value = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+        with sandbox.lock:
+            media = sandbox.world.media.get(request.path_params["media_id"])
+            token = sandbox.world.tokens.get(value)
+            allowed = (
+                media is not None
+                and token is not None
+                and not token.revoked
+                and sandbox.world.phones[media.phone_id].waba_id in token.waba_ids
+            )
+        if media is None:
+            return Response(status_code=404)
+        if not allowed:
+            return Response(status_code=401)
+        return Response(media.content, media_type=media.mime_type)
+
+    return download
+
+
 def make_graph_endpoint(sandbox: Sandbox) -> Callable[[Request], Any]:
     objects = GraphObjects(sandbox)
 
@@ -135,6 +161,8 @@ def make_graph_endpoint(sandbox: Sandbox) -> Callable[[Request], Any]:
             unknown = Failure(code=2635, message=f"(#2635) Unknown Graph API version {version[:10]}")
             return error_response(unknown, trace_id=sandbox.world.ids.trace())
         params, body = await _params(request)
+        # where this sandbox answers (its mount included): a media's download URL points back here
+        params["_origin"] = f"{request.url.scheme}://{request.url.netloc}{request.scope.get('root_path', '')}"
         endpoint = endpoint_of(sandbox, path, request.method)
         with sandbox.lock:
             sandbox.scenario.requests.append(

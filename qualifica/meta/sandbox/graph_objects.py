@@ -55,6 +55,8 @@ class GraphObjects:
         if endpoint == "unknown" or (method != "GET" and not edge):
             raise faults.object_missing(object_id, method)
         token = self.business_token(params)
+        if endpoint == Endpoint.MEDIA:
+            return self.media(object_id, token, params)
         waba_id = object_id if object_id in self.sandbox.world.wabas else None
         phone = self.sandbox.world.phones.get(object_id)
         owner_waba = waba_id or (phone.waba_id if phone else "")
@@ -86,6 +88,20 @@ class GraphObjects:
         if endpoint == Endpoint.MESSAGES:
             return messaging.send(self.sandbox, phone, params)
         return self.deregister(phone)
+
+    def media(self, media_id: str, token: Any, params: dict[str, str]) -> dict[str, Any]:
+        """``GET /{media_id}``: a lead's file, for a token of the WABA whose number received it."""
+        media = self.sandbox.world.media[media_id]
+        if self.sandbox.world.phones[media.phone_id].waba_id not in token.waba_ids:
+            raise faults.object_missing(media_id, "GET")
+        return {
+            "messaging_product": "whatsapp",
+            "url": f"{params.get('_origin', '')}/media-files/{media_id}",
+            "mime_type": media.mime_type,
+            "sha256": media.sha256,
+            "file_size": str(len(media.content)),  # a string in Meta's OpenAPI description
+            "id": media_id,
+        }
 
     # -- OAuth ----------------------------------------------------------------------------------
     def check_app(self, params: dict[str, str]) -> None:

@@ -105,8 +105,12 @@ class Notifier:
         *,
         user_id: str | None = None,
         username: bool = False,
+        image: tuple[bytes, str] | None = None,
+        referral: dict[str, Any] | None = None,
+        profile_name: str = "Cliente Teste",
     ) -> str:
-        """An inbound text message to the number; returns its ``wamid``.
+        """An inbound message to the number (text; or an image — its bytes and type, with ``text`` as the
+        caption — kept for ``GET /{media_id}``; a click-to-WhatsApp ad's ``referral``); returns its ``wamid``.
 
         It carries the sender's business-scoped user id (``contacts[].user_id``, ``messages[].from_user_id``;
         default: derived from ``sender``). ``username``: a user who adopted a username, whose ``wa_id`` and
@@ -120,19 +124,24 @@ class Notifier:
             now = int(self._sandbox.now())
             if wa_id:  # the lead's message opens (or renews) the 24 h service window (reference 2026 §5.2)
                 self._sandbox.world.conversation(phone_id, wa_id).last_inbound_at = self._sandbox.now()
+            message: dict[str, Any] = {
+                "from": wa_id,
+                "from_user_id": bsuid,
+                "id": wamid,
+                "timestamp": str(now),
+            }
+            if image is not None:
+                media = self._sandbox.world.add_media(phone_id, image[0], image[1])
+                message |= {"type": "image", "image": {"id": media.id, "mime_type": media.mime_type,
+                                                      "sha256": media.sha256, "caption": text}}  # fmt: skip
+            else:
+                message |= {"type": "text", "text": {"body": text}}
+            if referral is not None:
+                message["referral"] = referral
             value = {
                 **_envelope(phone),
-                "contacts": [{"profile": {"name": "Cliente Teste"}, "wa_id": wa_id, "user_id": bsuid}],
-                "messages": [
-                    {
-                        "from": wa_id,
-                        "from_user_id": bsuid,
-                        "id": wamid,
-                        "timestamp": str(now),
-                        "type": "text",
-                        "text": {"body": text},
-                    }
-                ],
+                "contacts": [{"profile": {"name": profile_name}, "wa_id": wa_id, "user_id": bsuid}],
+                "messages": [message],
             }
             waba_id = phone.waba_id
         self._send(waba_id, "messages", value, timed=False)

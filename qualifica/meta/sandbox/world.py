@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import random
 import secrets
 import string
@@ -205,6 +207,14 @@ class IdMaker:
         return "A" + secrets.token_urlsafe(16)
 
 
+class Media:
+    """A file a lead sent: Meta keeps it for 30 days behind ``GET /{media_id}`` and a short-lived URL."""
+
+    def __init__(self, id: str, phone_id: str, content: bytes, mime_type: str) -> None:
+        self.id, self.phone_id, self.content, self.mime_type = id, phone_id, content, mime_type
+        self.sha256 = base64.b64encode(hashlib.sha256(content).digest()).decode()
+
+
 @dataclass
 class World:
     ids: IdMaker
@@ -216,6 +226,12 @@ class World:
     tokens: dict[str, Token] = field(default_factory=dict)
     app_tokens: set[str] = field(default_factory=set)
     conversations: dict[tuple[str, str], Conversation] = field(default_factory=dict)  # (phone_id, wa_id)
+    media: dict[str, Media] = field(default_factory=dict)  # what leads sent, by Meta's media id
+
+    def add_media(self, phone_id: str, content: bytes, mime_type: str) -> Media:
+        media = Media(self.ids.id(16), phone_id, content, mime_type)
+        self.media[media.id] = media
+        return media
 
     def add_business(self, name: str) -> Business:
         business = Business(self.ids.id(), name)

@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("data", JSON, nullable=False),
         sa.Column("dedupe_key", sa.String(length=200), nullable=False),
         sa.Column("pushed_at", qualifica.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("media_id", sa.String(length=64), nullable=True),
         sa.ForeignKeyConstraint(["organization_id"], ["organizations.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("organization_id", "seq", name="uq_assistant_events_seq"),
@@ -53,10 +54,12 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("assistant_events", schema=None) as batch_op:
         batch_op.create_index("ix_assistant_events_pushed", ["organization_id", "seq", "pushed_at"], unique=False)
+        batch_op.create_index("ix_assistant_events_media", ["organization_id", "media_id"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("assistant_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_assistant_events_media")
         batch_op.drop_index("ix_assistant_events_pushed")
     op.drop_table("assistant_events")
     op.drop_table("assistant_event_counters")
