@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from qualifica.accounts.guards import PagePrincipal
 from qualifica.accounts.models import Role
+from qualifica.config import SANDBOX_PATH
 from qualifica.deps import SessionDep
 from qualifica.errors import AppError
 from qualifica.observability.analytics import EventName, emit
@@ -211,6 +212,12 @@ async def whatsapp_settings(
             "connected_on": local_date(view.connection.connected_at if view.connection else None),
             "last_webhook_on": local_moment(view.connection.last_webhook_at if view.connection else None),
             "last_message": await _last_message(db, user.organization_id),
+            # demo only: the sandbox's simulated lead writes to this number
+            "lead_phone_url": (
+                f"{SANDBOX_PATH}/phone/{view.connection.phone_number_id}"
+                if settings.sandbox and view.connection is not None
+                else None
+            ),
             "watchdog_ms": watchdog_ms(watchdog),
             "sdk_url": settings.meta_sdk_url,
             "came_back": result is not None or error is not None,

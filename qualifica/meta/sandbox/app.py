@@ -16,6 +16,7 @@ from qualifica.config import Settings
 from qualifica.meta.credentials import effective_credentials
 from qualifica.meta.sandbox.control import control_routes
 from qualifica.meta.sandbox.graph_api import make_graph_endpoint, make_media_download
+from qualifica.meta.sandbox.lead_phone import phone_routes
 from qualifica.meta.sandbox.manager import manager_routes
 from qualifica.meta.sandbox.popup import PopupPages
 from qualifica.meta.sandbox.sandbox import Sandbox
@@ -64,6 +65,7 @@ def create_sandbox_app(
         *control_routes(sandbox),
         *popup.routes(),
         *manager_routes(sandbox),
+        *phone_routes(sandbox),
         Route("/media-files/{media_id}", make_media_download(sandbox), methods=["GET"]),
         Route("/{version}/{path:path}", make_graph_endpoint(sandbox), methods=["GET", "POST", "DELETE"]),
     ]

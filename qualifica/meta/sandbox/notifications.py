@@ -123,7 +123,9 @@ class Notifier:
             phone = self._sandbox.world.phones[phone_id]
             now = int(self._sandbox.now())
             if wa_id:  # the lead's message opens (or renews) the 24 h service window (reference 2026 §5.2)
-                self._sandbox.world.conversation(phone_id, wa_id).last_inbound_at = self._sandbox.now()
+                talk = self._sandbox.world.conversation(phone_id, wa_id)
+                talk.last_inbound_at = self._sandbox.now()
+                talk.received.append({"id": wamid, "text": text, "at": self._sandbox.now()})
             message: dict[str, Any] = {
                 "from": wa_id,
                 "from_user_id": bsuid,

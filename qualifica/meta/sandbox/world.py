@@ -131,6 +131,8 @@ class Conversation:
     wa_id: str
     last_inbound_at: float | None = None
     sent: list[dict[str, Any]] = field(default_factory=list)
+    # what the lead wrote ({"id": wamid, "text", "at"}), for the simulated lead's page
+    received: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
