@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     assistant_queue_limit: int = Field(default=1000, ge=1)
     # §15: how long a send waits for Meta's answer before it answers 202 ``queued``.
     assistant_send_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    # §15: every assistant event is also POSTed here, signed (Standard Webhooks) with the ``whsec_`` secret.
+    assistant_webhook_url: str | None = None
+    assistant_webhook_secret: SecretStr | None = None
     # Retention (days; 0 keeps forever): the worker deletes only what is settled and older than this.
     retention_login_failures_days: int = Field(default=1, ge=0)
     retention_sessions_days: int = Field(default=30, ge=0)  # after a session expired or was revoked
@@ -194,6 +197,37 @@ class Settings(BaseSettings):
         if parts.scheme not in {"smtp", "smtps"} or not parts.hostname or not port_ok:
             raise ValueError("QUALIFICA_SMTP_URL must look like smtp://user:pass@host:port or smtps://…")
         return value
+
+    @field_validator("assistant_webhook_url")
+    @classmethod
+    def _push_url_shape(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError("QUALIFICA_ASSISTANT_WEBHOOK_URL must be an http(s) URL")
+        return value.strip()
+
+    @field_validator("assistant_webhook_secret")
+    @classmethod
+    def _push_secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        """Checked without quoting it."""
+        if value is None or not value.get_secret_value().strip():
+            return None
+        raw = value.get_secret_value().strip()
+        try:
+            decoded = base64.b64decode(raw.removeprefix("whsec_") + "==", validate=False)
+        except (binascii.Error, ValueError):
+            decoded = b""
+        if not raw.startswith("whsec_") or len(decoded) < 24:
+            raise ValueError("QUALIFICA_ASSISTANT_WEBHOOK_SECRET must be whsec_ and base64 (24+ bytes)")
+        return SecretStr(raw)
+
+    @model_validator(mode="after")
+    def _push_needs_its_secret(self) -> Self:
+        if self.assistant_webhook_url and self.assistant_webhook_secret is None:
+            raise ValueError("QUALIFICA_ASSISTANT_WEBHOOK_URL needs QUALIFICA_ASSISTANT_WEBHOOK_SECRET")
+        return self
 
     @field_validator("mail_from")
     @classmethod

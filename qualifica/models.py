@@ -9,6 +9,7 @@ from qualifica.flags import FeatureFlag
 from qualifica.observability.models import AnalyticsEvent
 from qualifica.staff.rollout import RolloutPhase
 from qualifica.webhooks.models import WebhookChange, WebhookEvent
+from qualifica.whatsapp.events import AssistantEvent, EventCounter
 from qualifica.whatsapp.mail.models import MailOutbox
 from qualifica.whatsapp.models import (
     CoexistenceSync,
@@ -19,10 +20,12 @@ from qualifica.whatsapp.models import (
 
 __all__ = [
     "AnalyticsEvent",
+    "AssistantEvent",
     "AuditEntry",
     "Base",
     "CoexistenceSync",
     "EmbeddedSignupAttempt",
+    "EventCounter",
     "FeatureFlag",
     "Invitation",
     "LoginFailure",

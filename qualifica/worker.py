@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Sequence
 
 from qualifica.accounts import retention as accounts_retention
+from qualifica.assistant import push as assistant_push
 from qualifica.assistant import queue as assistant_queue
 from qualifica.jobs.runner import STOP_GRACE_SECONDS, Job, run_jobs
 from qualifica.observability import delivery
@@ -23,6 +24,7 @@ JOBS: tuple[Job, ...] = (
     *whatsapp_jobs.JOBS,
     *webhook_jobs.JOBS,
     *assistant_queue.JOBS,
+    assistant_push.JOB,
     delivery.JOB,
     analytics_retention.JOB,
 )

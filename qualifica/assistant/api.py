@@ -9,11 +9,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header
+from fastapi import APIRouter, Body, Header, Query
 from fastapi.responses import JSONResponse
 
 from qualifica.accounts.guards import AdminPrincipal, PrincipalDep
-from qualifica.assistant import sending
+from qualifica.assistant import event_feed, sending
 from qualifica.assistant.auth import QueryServiceDep, ServiceDep
 from qualifica.assistant.errors import (
     IdempotencyKeyReused,
@@ -117,6 +117,23 @@ async def send_message(
 )
 async def get_message(principal: QueryServiceDep, runtime: RuntimeDep, message_id: uuid.UUID) -> MessageView:
     return await message_view(runtime, organization_id=principal.organization_id, message_id=message_id)
+
+
+@router.get(
+    "/events",
+    response_model=event_feed.EventPage,
+    responses=error_responses(*KEY, InvalidRequest),
+    summary="Os eventos da organização, do mais antigo ao mais novo, a partir de um cursor",
+)
+async def list_events(
+    principal: QueryServiceDep,
+    runtime: RuntimeDep,
+    after: Annotated[str | None, Query(max_length=32, description="O next_cursor da página anterior")] = None,
+    limit: Annotated[int, Query(ge=1, le=event_feed.MAX_LIMIT)] = 50,
+) -> event_feed.EventPage:
+    """Each event once per walk: message.received, message.status, message.echo, contacts.synced,
+    history.synced, connection.status_changed (§15)."""
+    return await event_feed.page(runtime, organization_id=principal.organization_id, after=after, limit=limit)
 
 
 # -- the settings page's test message (the signed-in admin; CSRF) --------------------------------------------

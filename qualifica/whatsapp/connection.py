@@ -29,7 +29,7 @@ from qualifica.runtime import Runtime
 from qualifica.security.crypto import unseal
 from qualifica.whatsapp import lifecycle, ownership
 from qualifica.whatsapp.attempts import LEASE, Attempt
-from qualifica.whatsapp.connection_state import readable_token
+from qualifica.whatsapp.connection_state import readable_token, tell_assistant
 from qualifica.whatsapp.errors import (
     AttemptSuperseded,
     InvalidPin,
@@ -80,8 +80,9 @@ async def disconnect(
             unsubscribe = f"failed: {error.code if error.code is not None else 'unreachable'}"
     connection.access_token = connection.registration_pin = None
     connection.status = ConnectionStatus.DISCONNECTED
-    connection.disconnected_at = utcnow()
+    connection.disconnected_at = connection.updated_at = utcnow()
     connection.error_code = connection.error_message = None
+    await tell_assistant(session, connection)
     given = (reason or "").strip()
     await audit.record(
         session,

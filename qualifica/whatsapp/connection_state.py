@@ -16,6 +16,7 @@ from qualifica.db import utcnow
 from qualifica.observability import webhook_metrics
 from qualifica.security.crypto import DecryptionError, KeyRing, unseal
 from qualifica.whatsapp.errors import SESSION_EXPIRED_MESSAGE
+from qualifica.whatsapp.events import connection_changed
 from qualifica.whatsapp.mail.models import MailKind
 from qualifica.whatsapp.mail.outbox import change_moment, enqueue
 from qualifica.whatsapp.models import ConnectionStatus, WhatsAppConnection
@@ -55,6 +56,17 @@ async def _audit(
     )
 
 
+async def tell_assistant(session: AsyncSession, connection: WhatsAppConnection) -> None:
+    """The assistant's ``connection.status_changed`` event, in the change's transaction (§15)."""
+    await connection_changed(
+        session,
+        organization_id=connection.organization_id,
+        status=connection.status.value,
+        error_code=connection.error_code,
+        at=connection.updated_at or utcnow(),
+    )
+
+
 async def mark_error(
     session: AsyncSession, connection: WhatsAppConnection, *, code: str, source: str, **details: Any
 ) -> bool:
@@ -71,6 +83,7 @@ async def mark_error(
     await _audit(
         session, connection, before=before, details={"error_code": code, "source": source, **details}
     )
+    await tell_assistant(session, connection)
     if before != ConnectionStatus.ERROR.value:  # one mail per fall into error, not per code change
         await enqueue(session, connection, MailKind.DISCONNECTED, change_moment(connection.updated_at))
     webhook_metrics.status_changed(status=ConnectionStatus.ERROR.value, reason=code)
@@ -93,6 +106,7 @@ async def mark_active(
         before=ConnectionStatus.ERROR.value,
         details={"previous_error_code": before_code, "source": source, **details},
     )
+    await tell_assistant(session, connection)
     await enqueue(session, connection, MailKind.RECONNECTED, change_moment(connection.updated_at))
     webhook_metrics.status_changed(status=ConnectionStatus.ACTIVE.value, reason=source)
     return True

@@ -28,6 +28,7 @@ from qualifica.security.crypto import seal
 from qualifica.whatsapp import ownership
 from qualifica.whatsapp.attempts import RETRY, Attempt
 from qualifica.whatsapp.catalogue import METRIC_ERROR_CODE
+from qualifica.whatsapp.connection_state import tell_assistant
 from qualifica.whatsapp.mail.models import MailKind
 from qualifica.whatsapp.mail.outbox import change_moment, enqueue
 from qualifica.whatsapp.models import (
@@ -243,6 +244,9 @@ async def _complete(
         connection.health = {"health_status": phone.health_status, "status": phone.status}
         connection.health_warnings = []
         session.add(connection)
+        connection.updated_at = now
+        await session.flush()  # the connection row exists before its event names its organization
+        await tell_assistant(session, connection)
         if back_from_error:
             await enqueue(session, connection, MailKind.RECONNECTED, change_moment(now))
         if saved.coexistence:

@@ -7,6 +7,7 @@ and the query the full-page redirect flow comes back with (``?result=...`` or ``
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
@@ -22,6 +23,7 @@ from qualifica.errors import AppError
 from qualifica.observability.analytics import EventName, emit
 from qualifica.templating import render
 from qualifica.whatsapp import errors
+from qualifica.whatsapp.events import described, last_received
 from qualifica.whatsapp.models import ConnectionStatus
 from qualifica.whatsapp.signup import signup_enabled
 from qualifica.whatsapp.status import ConnectionView, connection_view, waiting_number
@@ -178,6 +180,11 @@ def watchdog_ms(raw: str | None) -> int:
     return min(max(int(raw), low), high)
 
 
+async def _last_message(db: SessionDep, organization_id: uuid.UUID) -> str | None:
+    event = await last_received(db, organization_id)
+    return described(event, local_moment(event.occurred_at) or "") if event is not None else None
+
+
 @router.get("/settings/whatsapp", response_class=HTMLResponse)
 async def whatsapp_settings(
     request: Request,
@@ -203,6 +210,7 @@ async def whatsapp_settings(
             "connection": view.connection,
             "connected_on": local_date(view.connection.connected_at if view.connection else None),
             "last_webhook_on": local_moment(view.connection.last_webhook_at if view.connection else None),
+            "last_message": await _last_message(db, user.organization_id),
             "watchdog_ms": watchdog_ms(watchdog),
             "sdk_url": settings.meta_sdk_url,
             "came_back": result is not None or error is not None,

@@ -82,6 +82,7 @@ OPEN = {
     # §15: service keys (Authorization: Bearer), no cookie; see ``test_open_routes_have_their_own_guard``
     ("POST", f"{W}/messages"),
     ("GET", f"{W}/messages/{{message_id}}"),
+    ("GET", f"{W}/events"),
     # the invitation's signed, single-use token is the guard (§17)
     ("GET", "/convite/{token}"),
     ("POST", "/convite/{token}"),
@@ -292,6 +293,7 @@ async def assistant_routes_need_a_key_of_their_organization(world: World) -> Non
         for method, path, body in (
             ("POST", f"{W}/messages", send),
             ("GET", f"{W}/messages/{NOBODYS_ATTEMPT}", None),
+            ("GET", f"{W}/events", None),
         ):
             for headers in ({}, ours.headers, outsider.headers, {"Authorization": "Bearer qk_" + "0" * 43}):
                 answer = await http.request(method, path, json=body, headers=headers)
@@ -302,6 +304,8 @@ async def assistant_routes_need_a_key_of_their_organization(world: World) -> Non
         query = {"organization_id": world.ids[0]}
         read = await http.get(f"{W}/messages/{NOBODYS_ATTEMPT}", params=query, headers=as_outsider)
         assert read.status_code == 403
+        events = await http.get(f"{W}/events", params=query, headers=as_outsider)
+        assert events.status_code == 403
         # its own organization has no connection: nothing is sent, nothing of ours is said
         own = await http.post(f"{W}/messages", json=send, headers=as_outsider)
         assert own.status_code == 409 and all(secret_id not in own.text for secret_id in world.ids)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qualifica.runtime import Runtime
 from qualifica.webhooks.models import WebhookChange, WebhookEvent
 from qualifica.webhooks.processing import process_webhooks
+from qualifica.whatsapp.events import AssistantEvent
 from tests.support.connections import make_connection
 from tests.support.rows import count
 from tests.support.webhooks import post_signed
@@ -47,3 +48,6 @@ async def test_every_corpus_body_is_stored_and_routed(
     assert {c.outcome for c in changes} <= {"processed", "unmatched"}
     routed = [c for c in changes if c.waba_id == ROUTED_WABA]
     assert routed and all(c.organization_id == connection.organization_id for c in routed)
+    # §15: the routed messages became the assistant's events, each at most once
+    kinds = {e.type for e in await db.scalars(select(AssistantEvent))}
+    assert "message.received" in kinds

@@ -230,6 +230,7 @@ class TestStop:
             "accounts.retention",
             "analytics.deliver",
             "analytics.retention",
+            "assistant.push",
             "assistant.send",
             "coexistence.sync",
             "connection.health_check",

@@ -13,11 +13,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+from qualifica.assistant import inbound
 from qualifica.db import utcnow
 from qualifica.observability.webhook_metrics import WebhookOutcome
 from qualifica.webhooks.handlers.messages import deliver, items, number_of
 from qualifica.webhooks.routing import Context, Handler
 from qualifica.whatsapp.contacts import Identity, remember, timestamp
+from qualifica.whatsapp.events import EventType
 from qualifica.whatsapp.models import CoexistenceSync, SyncType
 
 HISTORY_DECLINED = 2593109
@@ -63,6 +65,13 @@ async def contacts(context: Context) -> WebhookOutcome:
         number = "".join(c for c in str(contact.get("phone_number") or "") if c.isdigit())
         identity = Identity.of(None, number, profile_name=contact.get("full_name"))
         await _remember(context, identity, SyncType.CONTACTS.value)
+    await inbound.sync_change(
+        context.session,
+        organization_id=context.connection.organization_id,
+        kind=EventType.CONTACTS_SYNCED,
+        key="state_sync",
+        value=context.value,
+    )
     return outcome
 
 
@@ -86,6 +95,13 @@ async def history(context: Context) -> WebhookOutcome:
                     customer = Identity.of(message.get("from_user_id"), thread.get("id"))
                     break
             await _remember(context, customer, SyncType.HISTORY.value)
+    await inbound.sync_change(
+        context.session,
+        organization_id=context.connection.organization_id,
+        kind=EventType.HISTORY_SYNCED,
+        key="history",
+        value=context.value,
+    )
     return outcome
 
 
@@ -96,6 +112,9 @@ async def echoes(context: Context) -> WebhookOutcome:
         return outcome
     for echo in items(context.value, "message_echoes"):
         await _remember(context, Identity.of(echo.get("to_user_id"), echo.get("to")), "echo")
+    await inbound.echoes_change(
+        context.session, organization_id=context.connection.organization_id, value=context.value
+    )
     return outcome
 
 

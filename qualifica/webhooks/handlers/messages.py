@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from qualifica.assistant import inbound
 from qualifica.observability.webhook_metrics import WebhookOutcome
 from qualifica.webhooks.routing import Context, Handler
 from qualifica.whatsapp.contacts import Identity, change_identity, remember, timestamp
@@ -83,6 +84,10 @@ async def receive(context: Context) -> WebhookOutcome:
             source="messages",
             inbound_at=timestamp(message.get("timestamp")),
         )
+    # §15: the assistant's events (received messages, statuses of ours), once each
+    await inbound.messages_change(
+        context.session, organization_id=organization_id, phone_number_id=phone_number_id, value=context.value
+    )
     return outcome
 
 
