@@ -112,7 +112,7 @@ async def send_message(
 @router.get(
     "/messages/{message_id}",
     response_model=MessageView,
-    responses=error_responses(*KEY, MessageNotFound),
+    responses=error_responses(*KEY, MessageNotFound, InvalidRequest),
     summary="O estado de uma mensagem enviada e o seu histórico",
 )
 async def get_message(principal: QueryServiceDep, runtime: RuntimeDep, message_id: uuid.UUID) -> MessageView:
@@ -185,7 +185,7 @@ async def send_test_message(
 @router.get(
     "/test-message/{message_id}",
     response_model=MessageView,
-    responses=error_responses(NotAuthenticated, MessageNotFound),
+    responses=error_responses(NotAuthenticated, MessageNotFound, InvalidRequest),
     summary="O estado da mensagem de teste (página de configurações)",
 )
 async def get_test_message(

@@ -48,7 +48,7 @@ from qualifica.whatsapp.models import ConnectionStatus, WhatsAppConnection
 log = get_logger(__name__)
 BATCH = 50  # numbers per round at most
 PER_NUMBER = 50  # messages of one number per round at most (dispatched in order through its slots)
-# 2 s, 4 s, 8 s … capped at 5 min: about an hour of tries before a message is given up.
+# 2 s, 4 s, 8 s … capped at 5 min: 16 tries, about 50 minutes, before a message is given up.
 RETRY = RetryPolicy.seconds(lease=60, first_delay=2, max_delay=300, max_attempts=16)
 SLOT_WAIT_SECONDS = 5.0  # a worker may wait longer than a request for the number's slot
 META_BUDGET_SECONDS = 10.0

@@ -1,8 +1,9 @@
 """§15 "Testar conexão": the admin sends the test message from the connected card and watches its status.
 
-The sandbox accepts the message over a real socket and the page polls the message. Here the statuses
-(delivered, read) are applied with ``record_status`` directly, as the webhook handler applies Meta's
-``statuses``; the sandbox's own status webhooks are turned off so only the test moves the message.
+The sandbox accepts the message over a real socket and the page polls the message. The first test goes the
+whole way: the sandbox's signed ``statuses`` webhooks reach the app, the worker's handler records them, the
+page shows Enviada → Entregue → Lida. The others turn the sandbox's statuses off and apply each status with
+``record_status`` (what the handler calls), to hold the page at each step.
 """
 
 from __future__ import annotations
@@ -37,6 +38,16 @@ async def apply(pilot: Pilot, wamid: str, status: str, error: dict[str, object] 
 
 
 class TestTheTestMessage:
+    async def test_meta_s_status_webhooks_take_the_card_to_lida(self, pilot: Pilot, live: Live) -> None:
+        await connected(pilot, live)
+        live.sandbox.set_message_statuses(["sent", "delivered", "read"], delay=0.5)
+        card = pilot.page.locator("[data-role=test-message]")
+        await card.get_by_label("Número que vai receber o teste").fill("+55 11 98765-0001")
+        await card.get_by_role("button", name="Enviar mensagem de teste").click()
+        steps = card.get_by_role("list", name="Situação da mensagem de teste")
+        await expect(steps.locator(".reached")).to_have_text(["Enviada", "Entregue", "Lida"], timeout=20_000)
+        await expect(card.get_by_role("status")).to_have_text("Lida. A conexão está funcionando.")
+
     async def test_the_admin_sends_hello_world_and_sees_it_delivered_then_read(
         self, pilot: Pilot, live: Live
     ) -> None:
