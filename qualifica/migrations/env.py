@@ -24,6 +24,20 @@ def _database_url() -> str:
 
 
 def _run(connection: Connection) -> None:
+    # SQLite alters a table by copying it and dropping the old one: with foreign keys on, that drop would
+    # cascade to every child row (an attempt's syncs, an organization's users). The pragma only takes effect
+    # outside a transaction, so it is set before the migration's own and restored after.
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    try:
+        _migrate(connection)
+    finally:
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+
+
+def _migrate(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
