@@ -26,8 +26,8 @@ system-deps: ## chromium and promtool from Debian's packages: installed as root,
 reliability: $(STAMP) ## reliability suite (PostgreSQL; SOAK_SIGNUPS, KILL_SIGNUPS, FUZZ_EXAMPLES for longer runs)
 	$(BIN)/pytest -m reliability tests/reliability
 
-bench: $(STAMP) ## benchmarks (not in make test; needs PostgreSQL and wrk): callback latency, webhook ingest, status
-	$(BIN)/python -m bench.callback_latency && $(BIN)/python -m bench.webhook_ingest && $(BIN)/python -m bench.status_endpoint
+bench: $(STAMP) ## benchmarks (not in make test; needs PostgreSQL and wrk): callback latency, webhook ingest, status, send overhead, inbound events
+	$(BIN)/python -m bench.callback_latency && $(BIN)/python -m bench.webhook_ingest && $(BIN)/python -m bench.status_endpoint && $(BIN)/python -m bench.send_overhead && $(BIN)/python -m bench.inbound_events
 
 lint: $(STAMP) ## ruff check and format check
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
