@@ -31,6 +31,7 @@ from qualifica.jobs.leases import (
 )
 from qualifica.jobs.runner import Job
 from qualifica.logging import get_logger
+from qualifica.observability import assistant_metrics
 from qualifica.runtime import Runtime
 from qualifica.whatsapp.events import AssistantEvent, EventCounter
 
@@ -103,7 +104,9 @@ async def _push_organization(
         else:
             error = None if 200 <= answer.status_code < 300 else f"HTTP {answer.status_code}"
         if error is not None:
+            assistant_metrics.pushed("failed")
             break
+        assistant_metrics.pushed("delivered")
         async with runtime.sessionmaker() as session, session.begin():
             await session.execute(
                 update(AssistantEvent).where(AssistantEvent.id == event.id).values(pushed_at=utcnow())

@@ -58,3 +58,18 @@ def refused(code: str) -> None:
 
 def status_changed(status: str) -> None:
     STATUSES.labels(status=status).inc()
+
+
+# ``qualifica_assistant_events_total{type}``: events written for the assistant (a redelivery writes none).
+# ``qualifica_assistant_pushes_total{outcome}``: pushes to QUALIFICA_ASSISTANT_WEBHOOK_URL — ``delivered``
+# (a 2xx) or ``failed`` (anything else, or no answer: that organization waits its backoff).
+EVENTS = Counter("qualifica_assistant_events", "Events written for the assistant, by type", ["type"])
+PUSHES = Counter("qualifica_assistant_pushes", "Event pushes to the assistant's URL, by outcome", ["outcome"])
+
+
+def event_written(kind: str) -> None:
+    EVENTS.labels(type=kind).inc()
+
+
+def pushed(outcome: Literal["delivered", "failed"]) -> None:
+    PUSHES.labels(outcome=outcome).inc()

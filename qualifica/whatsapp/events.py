@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qualifica.db import Base, UUIDPk, utcnow
+from qualifica.observability import assistant_metrics
 
 SeqType = BigInteger().with_variant(Integer(), "sqlite")  # SQLite: INTEGER, its 64-bit integer
 
@@ -132,6 +133,7 @@ async def append(
             await session.flush()
     except IntegrityError:  # another worker wrote the same event first (it commits; we skip)
         return False
+    assistant_metrics.event_written(type.value)
     return True
 
 
