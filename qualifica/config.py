@@ -126,6 +126,7 @@ class Settings(BaseSettings):
     retention_analytics_days: int = Field(default=90, ge=0)
     retention_attempts_days: int = Field(default=180, ge=0)
     retention_mail_days: int = Field(default=90, ge=0)
+    retention_events_days: int = Field(default=30, ge=0)
 
     @model_validator(mode="before")
     @classmethod

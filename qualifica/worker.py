@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from qualifica.accounts import retention as accounts_retention
 from qualifica.assistant import push as assistant_push
 from qualifica.assistant import queue as assistant_queue
+from qualifica.assistant import retention as assistant_retention
 from qualifica.jobs.runner import STOP_GRACE_SECONDS, Job, run_jobs
 from qualifica.observability import delivery
 from qualifica.observability import retention as analytics_retention
@@ -25,6 +26,7 @@ JOBS: tuple[Job, ...] = (
     *webhook_jobs.JOBS,
     *assistant_queue.JOBS,
     assistant_push.JOB,
+    assistant_retention.JOB,
     delivery.JOB,
     analytics_retention.JOB,
 )

@@ -13,12 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica.accounts.models import LoginFailure, Organization, User, UserSession
 from qualifica.accounts.retention import purge_ended_sessions, purge_login_failures
+from qualifica.assistant.retention import purge_old_events
 from qualifica.db import utcnow
 from qualifica.observability.models import AnalyticsEvent
 from qualifica.observability.retention import purge_delivered_analytics
 from qualifica.runtime import Runtime
 from qualifica.webhooks.models import WebhookChange, WebhookEvent
 from qualifica.webhooks.retention import purge_processed_webhooks
+from qualifica.whatsapp.events import AssistantEvent
 from qualifica.whatsapp.mail.models import MailKind, MailOutbox, MailStatus
 from qualifica.whatsapp.mail.retention import purge_settled_mails
 from qualifica.whatsapp.models import (
@@ -299,9 +301,40 @@ class TestMails:
         assert await drain(purge_settled_mails, runtime, limit=1) == [0]
 
 
+class TestEvents:
+    async def test_old_events_go_unless_a_push_still_owes_them(
+        self, runtime: Runtime, db: AsyncSession, organization: Organization
+    ) -> None:
+        def event(days: float, pushed: bool) -> AssistantEvent:
+            return AssistantEvent(
+                id=uuid.uuid4(),
+                organization_id=organization.id,
+                seq=int(days * 1000) + (1 if pushed else 0),
+                type="message.received",
+                occurred_at=ago(days),
+                created_at=ago(days),
+                data={},
+                dedupe_key=uuid.uuid4().hex,
+                pushed_at=ago(days) if pushed else None,
+            )
+
+        old_unpushed, old_pushed, young = event(40, False), event(41, True), event(5, True)
+        db.add_all([old_unpushed, old_pushed, young])
+        await db.commit()
+        assert await purge_old_events(runtime, now=NOW) == 2  # no push configured: old is enough
+        assert set(await db.scalars(select(AssistantEvent.id))) == {young.id}
+
+
 @pytest.mark.parametrize(
     "name",
-    ["accounts.retention", "webhook.retention", "analytics.retention", "signup.retention", "mail.retention"],
+    [
+        "accounts.retention",
+        "webhook.retention",
+        "analytics.retention",
+        "signup.retention",
+        "mail.retention",
+        "assistant.retention",
+    ],
 )
 def test_the_worker_runs_every_retention_job(name: str) -> None:
     assert name in {job.name for job in JOBS}

@@ -231,6 +231,7 @@ class TestStop:
             "analytics.deliver",
             "analytics.retention",
             "assistant.push",
+            "assistant.retention",
             "assistant.send",
             "coexistence.sync",
             "connection.health_check",
