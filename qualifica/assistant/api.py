@@ -139,7 +139,10 @@ async def list_events(
 @router.get(
     "/media/{media_id}",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}, **error_responses(*KEY, NotConnected)},
+    responses={
+        200: {"content": {"application/octet-stream": {}}},
+        **error_responses(*KEY, NotConnected, InvalidRequest),
+    },
     summary="Um arquivo recebido de um contato (imagem, áudio, vídeo, documento), transmitido pelo serviço",
 )
 async def get_media(
