@@ -155,4 +155,4 @@ async def push_events(runtime: Runtime) -> int:
     return done
 
 
-JOB = Job("assistant.push", push_events, interval=0.2)
+JOB = Job("assistant.push", push_events, interval=0.1)

@@ -7,4 +7,5 @@ from qualifica.webhooks import retention
 from qualifica.webhooks.processing import process_webhooks
 
 # Its own task: a slow signup resume or health round in another job never delays a notification.
-JOBS = (Job("webhook.process", process_webhooks, interval=1.0), retention.JOB)
+# Polled every 100 ms: an inbound message reaches the assistant within a few polls (bench.inbound_events).
+JOBS = (Job("webhook.process", process_webhooks, interval=0.1), retention.JOB)
