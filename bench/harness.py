@@ -57,6 +57,24 @@ def _env(**values: str) -> dict[str, str]:
     return env
 
 
+def worker_env(s: Stack, **extra: str) -> dict[str, str]:
+    """The environment of a ``qualifica worker`` beside the stack's service, as deployed."""
+    env = _env(
+        database_url=s.database_url,
+        secret_key=s.secret_key,
+        encryption_keys=s.encryption_keys,
+        meta_graph_url=s.sandbox_url,
+        meta_webhook_verify_token="bench-verify",
+        base_url=s.service_url,
+        meta_app_id=APP_ID,
+        meta_app_secret=APP_SECRET,
+        meta_config_id=CONFIG_ID,
+        **extra,
+    )
+    env["PYTHONPATH"] = str(REPO)
+    return env
+
+
 def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 30
     while True:

@@ -45,7 +45,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bench.callback_latency import percentile
-from bench.harness import APP_ID, APP_SECRET, CONFIG_ID, REPO, Stack, _env, free_port, log_file, stack
+from bench.harness import APP_SECRET, Stack, free_port, log_file, stack, worker_env
 from bench.status_endpoint import connect
 from qualifica.config import WEBHOOK_PATH
 from qualifica.db import create_engine, create_sessionmaker
@@ -75,20 +75,7 @@ class Receiver:
 
 @contextmanager
 def workers(s: Stack, count: int, push_url: str) -> Iterator[None]:
-    env = _env(
-        database_url=s.database_url,
-        secret_key=s.secret_key,
-        encryption_keys=s.encryption_keys,
-        meta_graph_url=s.sandbox_url,
-        meta_webhook_verify_token="bench-verify",
-        base_url=s.service_url,
-        meta_app_id=APP_ID,
-        meta_app_secret=APP_SECRET,
-        meta_config_id=CONFIG_ID,
-        assistant_webhook_url=push_url,
-        assistant_webhook_secret=SECRET,
-    )
-    env["PYTHONPATH"] = str(REPO)
+    env = worker_env(s, assistant_webhook_url=push_url, assistant_webhook_secret=SECRET)
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory() as cwd, open(log_file("inbound-workers"), "ab") as output:
         try:

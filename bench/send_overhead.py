@@ -35,7 +35,7 @@ from sqlalchemy import select
 
 from bench import leaks
 from bench.callback_latency import PASSWORD, percentile
-from bench.harness import APP_ID, APP_SECRET, CONFIG_ID, REPO, Stack, _env, cpu_seconds, log_file, stack
+from bench.harness import Stack, cpu_seconds, log_file, stack, worker_env
 from bench.status_endpoint import connect
 from qualifica.assistant.keys import create_key
 from qualifica.assistant.window import note_inbound
@@ -50,18 +50,7 @@ LEAD_BASE = 5511900000000 + 10_000  # 55119000100xx…: no lead number the sandb
 @contextmanager
 def worker(s: Stack) -> Iterator[Path]:
     """``qualifica worker`` beside the service, as deployed: it sends what the API queued (202)."""
-    env = _env(
-        database_url=s.database_url,
-        secret_key=s.secret_key,
-        encryption_keys=s.encryption_keys,
-        meta_graph_url=s.sandbox_url,
-        meta_webhook_verify_token="bench-verify",
-        base_url=s.service_url,
-        meta_app_id=APP_ID,
-        meta_app_secret=APP_SECRET,
-        meta_config_id=CONFIG_ID,
-    )
-    env["PYTHONPATH"] = str(REPO)
+    env = worker_env(s)
     log = log_file("send-worker")
     with tempfile.TemporaryDirectory() as cwd, open(log, "ab") as output:
         proc = subprocess.Popen(

@@ -108,7 +108,7 @@ class TestOpenAPI:
             if path.startswith(API) and not path.startswith(f"{API}/webhook")
             for method, operation in operations.items()
         }
-        # §4's nine, §14's choose, verification (2) and number, §15's messages (2), test message (2), events, media
+        # §4's nine, §14's four, §15's messages (2), test message (2), events and media
         assert len(routes) == 19
         for route, responses in routes.items():
             errors = {status: answer for status, answer in responses.items() if status >= "400"}
