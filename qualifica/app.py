@@ -29,6 +29,7 @@ from qualifica.security.crypto import KeyRing
 from qualifica.security.sessions import SessionCodec
 from qualifica.security.state import StateSigner
 from qualifica.staff import docs as staff_docs
+from qualifica.staff import organization_pages
 from qualifica.staff import pages as staff_pages
 from qualifica.templating import STATIC_DIR
 from qualifica.webhooks import api as webhooks_api
@@ -117,6 +118,8 @@ def create_app(
     app.include_router(whatsapp_api.router)
     app.include_router(exposition.router)
     app.include_router(staff_pages.router)
+    app.include_router(organization_pages.router)
+    app.include_router(organization_pages.api)
     if not public_docs:
         app.include_router(staff_docs.router)
     app.include_router(webhooks_api.router)

@@ -1,5 +1,6 @@
 """Every table, imported in one place so Alembic and the test setup see the whole schema."""
 
+from qualifica.accounts.invitations import Invitation
 from qualifica.accounts.models import LoginFailure, Organization, Role, User, UserSession
 from qualifica.audit import AuditEntry
 from qualifica.db import Base
@@ -21,6 +22,7 @@ __all__ = [
     "CoexistenceSync",
     "EmbeddedSignupAttempt",
     "FeatureFlag",
+    "Invitation",
     "LoginFailure",
     "MailOutbox",
     "Organization",

@@ -1,15 +1,17 @@
-"""The login page and the HTML form posts for signing in and out."""
+"""The login page, the form posts for signing in and out, and the invitation page ``/convite/{token}``."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from qualifica.accounts import signin
+from qualifica.accounts import invitations, signin
 from qualifica.accounts.guards import SameSite
-from qualifica.deps import CodecDep, RuntimeDep, SessionDep
+from qualifica.accounts.models import Organization
+from qualifica.deps import CodecDep, RuntimeDep, SessionDep, SettingsDep
 from qualifica.errors import AppError, CSRFFailed
 from qualifica.security.sessions import CSRF_COOKIE, SESSION_COOKIE
 from qualifica.templating import render
@@ -58,4 +60,54 @@ async def logout_form(
         raise CSRFFailed
     response = RedirectResponse("/login", status_code=303)
     await signin.sign_out(response, db, session)
+    return response
+
+
+LOCAL_TIME = ZoneInfo("America/Sao_Paulo")
+INVITATION_GONE = "Este convite não é mais válido. Peça um novo ao seu gerente de conta."
+
+
+async def _invitation_context(db: SessionDep, invitation: invitations.Invitation) -> dict[str, Any]:
+    organization = await db.get(Organization, invitation.organization_id)
+    until = invitation.expires_at.astimezone(LOCAL_TIME).strftime("%d/%m/%Y às %H:%M")
+    return {"invitation": invitation, "organization": organization, "until": until}
+
+
+def _gone(request: Request) -> Response:
+    return render(request, "invitation_gone.html", {"message": INVITATION_GONE}, status_code=410)
+
+
+@router.get("/convite/{token}", response_class=HTMLResponse)
+async def invitation_page(token: str, request: Request, db: SessionDep, settings: SettingsDep) -> Response:
+    found = await invitations.open_invitation(db, secret=settings.require_secret_key(), token=token[:512])
+    if found is None:
+        return _gone(request)
+    return render(request, "invitation.html", await _invitation_context(db, found))
+
+
+@router.post("/convite/{token}", response_class=HTMLResponse, dependencies=[SameSite])
+async def accept_invitation(
+    token: str,
+    request: Request,
+    db: SessionDep,
+    codec: CodecDep,
+    settings: SettingsDep,
+    password: Annotated[str, Form(max_length=1024)] = "",
+    confirmation: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
+    """Set the password, sign in, and go straight to the connection page; the link is spent."""
+    found = await invitations.open_invitation(db, secret=settings.require_secret_key(), token=token[:512])
+    if found is None:
+        return _gone(request)
+    try:
+        user = await invitations.accept(db, found, password=password, confirmation=confirmation)
+    except AppError as error:
+        await db.rollback()
+        found = await invitations.open_invitation(db, secret=settings.require_secret_key(), token=token[:512])
+        if found is None:
+            return _gone(request)
+        context = await _invitation_context(db, found) | {"error": error}
+        return render(request, "invitation.html", context, status_code=error.status)
+    response = RedirectResponse("/settings/whatsapp", status_code=303)
+    await signin.sign_in(response, request, db, codec, user)
     return response

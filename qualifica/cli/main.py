@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 import os
 import secrets
@@ -158,6 +159,37 @@ def org_create(name: Annotated[str, typer.Argument(help="Nome da organização")
         return (await create_organization(session, name=name)).id
 
     typer.echo(str(run(lambda: with_session(load_settings(), work))))
+
+
+@org_app.command("invite")
+def org_invite(
+    org: Annotated[str, typer.Option("--org", help="Id da organização")],
+    email: Annotated[str, typer.Option("--email", help="E-mail do administrador convidado")],
+) -> None:
+    """Convida o administrador da organização (e-mail com o link); imprime o link na última linha."""
+    from qualifica.security.crypto import KeyRing
+    from qualifica.whatsapp.activation import invite
+
+    try:
+        organization_id = uuid.UUID(org)
+    except ValueError:
+        raise fail("--org deve ser um UUID") from None
+    settings = load_settings()
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        who = "unknown"
+
+    async def work(session: AsyncSession) -> str:
+        ring = KeyRing.from_pairs(settings.key_ring)
+        _, link = await invite(
+            session, ring, settings, organization_id=organization_id, email=email, invited_by=f"cli:{who}"
+        )
+        return link
+
+    link = run(lambda: with_session(settings, work))
+    typer.echo(f"Convite enviado para {email.strip().lower()} (vale 72 horas).")
+    typer.echo(link)
 
 
 @user_app.command("create")

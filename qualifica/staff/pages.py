@@ -61,7 +61,7 @@ def _secs(value: float | None) -> str:
     return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
 
 
-def _when(value: datetime | None) -> str:
+def when(value: datetime | None) -> str:
     return "—" if value is None else value.astimezone(stats.LOCAL).strftime("%d/%m %H:%M:%S")
 
 
@@ -127,7 +127,7 @@ async def ops_page(
         "error": error is not None,
         "pct": _pct,
         "secs": _secs,
-        "when": _when,
+        "when": when,
         "as_json": _json,
     }
     return render(request, "ops/index.html", context)

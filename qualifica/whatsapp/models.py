@@ -112,6 +112,8 @@ class EmbeddedSignupAttempt(UUIDPk, Timestamps, Base):
     access_token: Mapped[str | None] = mapped_column(Text, info=SEALED)  # while in flight
     token_expires_at: Mapped[datetime | None]
     step_results: Mapped[dict[str, Any] | None]
+    # Each persisted marker with its moment ([{"step", "at"}]): the staff timeline shows where time went.
+    step_times: Mapped[list[Any] | None]
     registration_pin: Mapped[str | None] = mapped_column(Text, info=SEALED)
     has_existing_number: Mapped[bool | None]
     connection_id: Mapped[uuid.UUID | None]

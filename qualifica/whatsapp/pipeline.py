@@ -143,7 +143,14 @@ class Run:
 
     async def persist(self, **values: Any) -> None:
         await self.saved()
-        await self._write(values)
+        await self._write(self.stamped(values))
+
+    def stamped(self, values: dict[str, Any]) -> dict[str, Any]:
+        """A marker's write carries its moment too (``step_times``), for the staff timeline."""
+        if "step" not in values:
+            return values
+        moment = {"step": str(values["step"]), "at": utcnow().isoformat()}
+        return values | {"step_times": [*(self.attempt.step_times or []), moment]}
 
     async def _write(self, values: dict[str, Any]) -> None:
         await attempts.write(self.runtime, self.attempt.id, holder=self.holder, **values)
@@ -174,11 +181,13 @@ class Run:
         # On the callback's critical path the sealed token's write (a few ms) runs beside the lookups, not
         # before them: they only read (and subscribe, which is idempotent); every later write and every
         # ending waits for it first (``saved``), and it is guarded by the lease like any other write.
-        values = {
-            "step": Progress.TOKEN_EXCHANGED,
-            "access_token": seal(self.runtime.ring, self.attempt, "access_token", result.access_token),
-            "token_expires_at": _expiry(None, result.expires_in),
-        }
+        values = self.stamped(
+            {
+                "step": Progress.TOKEN_EXCHANGED,
+                "access_token": seal(self.runtime.ring, self.attempt, "access_token", result.access_token),
+                "token_expires_at": _expiry(None, result.expires_in),
+            }
+        )
         for name, value in values.items():  # this run reads its own copy at once
             setattr(self.attempt, name, value)
         self.saving = asyncio.create_task(

@@ -79,12 +79,12 @@ async def connection_view(session: AsyncSession, *, organization_id: uuid.UUID) 
         and (connection is None or connection.status is not ConnectionStatus.ACTIVE)
         and (connection is None or attempt.created_at > connection.updated_at)
     ):
-        error = _attempt_error(attempt)
+        error = attempt_error(attempt)
     status = connection.status.value if connection is not None else "not_connected"
     return ConnectionView(status, connection, attempt, error)
 
 
-def _attempt_error(attempt: EmbeddedSignupAttempt) -> ErrorOut:
+def attempt_error(attempt: EmbeddedSignupAttempt) -> ErrorOut:
     """The answer the browser got, or for an error the popup reported, the catalogue's reading of it."""
     answered = AttemptOutcome.from_json(attempt.response).body if attempt.response else None
     if isinstance(answered, ErrorEnvelope):

@@ -119,4 +119,5 @@ class TestRotation:
             "whatsapp_connections.registration_pin",
             "embedded_signup_attempts.access_token",
             "embedded_signup_attempts.registration_pin",
+            "invitations.token",
         }

@@ -75,6 +75,12 @@ async def uninstall(client: httpx.AsyncClient, runtime: Runtime) -> None:
     await process_webhooks(runtime)
 
 
+async def fallen(client: httpx.AsyncClient, db: AsyncSession, app: FastAPI, runtime: Runtime) -> None:
+    """Aurora's connection, then Meta's PARTNER_APP_UNINSTALLED: one mail queued per admin."""
+    await make_connection(db, app, waba_id=WABA, organization=await aurora(db))
+    await uninstall(client, runtime)
+
+
 class TestUninstalled:
     async def test_each_admin_gets_one_mail_over_starttls_and_a_redelivered_webhook_sends_none(
         self,
@@ -156,9 +162,7 @@ class TestServerDown:
         runtime: Runtime,
         certificate: Certificate,
     ) -> None:
-        organization = await aurora(db)
-        await make_connection(db, app, waba_id=WABA, organization=organization)
-        await uninstall(client, runtime)
+        await fallen(client, db, app, runtime)
         port = free_port()
         sink = starttls_sink(port, certificate)
 
@@ -188,9 +192,7 @@ class TestServerDown:
         runtime: Runtime,
         certificate: Certificate,
     ) -> None:
-        organization = await aurora(db)
-        await make_connection(db, app, waba_id=WABA, organization=organization)
-        await uninstall(client, runtime)
+        await fallen(client, db, app, runtime)
         await db.execute(update(MailOutbox).values(attempts=RETRY.max_attempts - 1))
         await db.commit()
         sink = starttls_sink(free_port(), certificate)
@@ -212,9 +214,7 @@ class TestTls:
         runtime: Runtime,
         certificate: Certificate,
     ) -> None:
-        organization = await aurora(db)
-        await make_connection(db, app, waba_id=WABA, organization=organization)
-        await uninstall(client, runtime)
+        await fallen(client, db, app, runtime)
         inbox = Inbox()
         with smtp_server(inbox, implicit_tls=certificate) as port:
             sink = SmtpSink.from_url(
@@ -231,9 +231,7 @@ class TestTls:
         runtime: Runtime,
         certificate: Certificate,
     ) -> None:
-        organization = await aurora(db)
-        await make_connection(db, app, waba_id=WABA, organization=organization)
-        await uninstall(client, runtime)
+        await fallen(client, db, app, runtime)
         inbox = Inbox()
         with smtp_server(inbox, starttls=certificate) as port:
             # the system's store does not know the test certificate
@@ -251,9 +249,7 @@ class TestTls:
         certificate: Certificate,
         caplog: pytest.LogCaptureFixture,
     ) -> None:
-        organization = await aurora(db)
-        await make_connection(db, app, waba_id=WABA, organization=organization)
-        await uninstall(client, runtime)
+        await fallen(client, db, app, runtime)
         inbox = Inbox()
         wrong = "senha-errada-que-nao-pode-vazar"
         logs = production_logs(caplog.handler)
@@ -273,9 +269,7 @@ class TestFiles:
         self, client: httpx.AsyncClient, db: AsyncSession, app: FastAPI, runtime: Runtime
     ) -> None:
         assert runtime.settings.smtp_url is None
-        organization = await aurora(db)
-        await make_connection(db, app, waba_id=WABA, organization=organization)
-        await uninstall(client, runtime)
+        await fallen(client, db, app, runtime)
         assert await deliver_mail(runtime) == 2
         files = sorted(runtime.settings.mail_dir.glob("*.eml"))
         assert len(files) == 2 and not list(runtime.settings.mail_dir.glob("*.part"))

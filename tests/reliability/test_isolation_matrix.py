@@ -47,6 +47,11 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("GET", "/settings/whatsapp"): (303, "ok:200", "ok:200", None),
     ("GET", "/ops"): (303, 403, 403, None),
     ("POST", "/ops/flags"): (303, 403, 403, 403),
+    # §17: staff only, whatever the organization named in the path
+    ("GET", "/ops/organizations"): (303, 403, 403, None),
+    ("GET", "/ops/organizations/{organization_id}"): (303, 403, 403, None),
+    ("POST", "/ops/organizations/{organization_id}/invitations"): (303, 403, 403, 403),
+    ("POST", "/api/v1/ops/organizations/{organization_id}/invitations"): (401, 403, 403, 403),
 }
 NOBODYS_ATTEMPT = "00000000-0000-4000-8000-000000000001"
 # Open by design, each with its own guard, checked in ``test_open_routes_have_their_own_guard``.
@@ -65,6 +70,9 @@ OPEN = {
     ("GET", "/docs/oauth2-redirect"),
     ("GET", "/redoc"),
     ("GET", "/static"),
+    # the invitation's signed, single-use token is the guard (§17)
+    ("GET", "/convite/{token}"),
+    ("POST", "/convite/{token}"),
 }
 
 
@@ -246,6 +254,11 @@ async def test_open_routes_have_their_own_guard(world: World) -> None:
         assert (await http.get(f"{W}/webhook", params=params)).status_code == 403
         wrong = {"email": world.ours.email, "password": "not-the-password"}
         assert (await http.post("/api/v1/auth/login", json=wrong)).status_code == 401
+        forged = "/convite/eyJpIjoiMDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAwIn0.x.y"
+        assert (await http.get(forged)).status_code == 410
+        assert (
+            await http.post(forged, data={"password": "x" * 12, "confirmation": "x" * 12})
+        ).status_code == 410
         for path in ("/healthz", "/readyz", "/metrics"):
             response = await http.get(path)
             assert response.status_code == 200

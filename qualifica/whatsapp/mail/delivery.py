@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from qualifica.accounts.invitations import Invitation
 from qualifica.accounts.models import Organization
 from qualifica.db import utcnow
 from qualifica.jobs.leases import (
@@ -33,6 +34,7 @@ from qualifica.logging import get_logger
 from qualifica.observability import mail_metrics
 from qualifica.observability.mail_metrics import MailOutcome
 from qualifica.runtime import Runtime
+from qualifica.security.crypto import KeyRing, unseal
 from qualifica.whatsapp.mail.models import MailKind, MailOutbox, MailStatus
 from qualifica.whatsapp.mail.render import Mail, render_mail
 from qualifica.whatsapp.mail.transport import MailSink, compose, sink_for
@@ -50,9 +52,11 @@ class Claimed:
     holder: str
     kind: MailKind
     recipient: str
-    change_key: str
-    organization: str
-    expires_at: datetime | None
+    content: Mail | None  # None: an invitation used or replaced before its mail went out
+
+
+class InvitationClosed(Exception):
+    """The invitation was used or replaced before its mail went out: the newer one has its own."""
 
 
 def expiry_of(kind: MailKind, change_key: str, token_expires_at: datetime | None) -> datetime | None:
@@ -64,16 +68,38 @@ def expiry_of(kind: MailKind, change_key: str, token_expires_at: datetime | None
     return datetime.combine(datetime.fromisoformat(change_key).date(), time(23, 59), tzinfo=utcnow().tzinfo)
 
 
-def rendered(row: MailOutbox, organization: str, token_expires_at: datetime | None, base_url: str) -> Mail:
-    """The mail of an outbox row as it was (or will be) sent: the expiry counted from the send."""
-    moment = row.sent_at or utcnow()
-    return render_mail(
+async def content_of(
+    session: AsyncSession, ring: KeyRing, base_url: str, mail_id: uuid.UUID
+) -> tuple[MailOutbox, Mail | None] | None:
+    """An outbox row and its mail as it was (or will be) sent: rendered from what the database holds now,
+    the expiry counted from the send; an invitation's button carries its link while the link is open."""
+    found = (
+        await session.execute(
+            select(MailOutbox, Organization.name, WhatsAppConnection.token_expires_at, Invitation)
+            .join(Organization, Organization.id == MailOutbox.organization_id)
+            .outerjoin(WhatsAppConnection, WhatsAppConnection.id == MailOutbox.connection_id)
+            .outerjoin(Invitation, Invitation.id == MailOutbox.invitation_id)
+            .where(MailOutbox.id == mail_id)
+        )
+    ).one_or_none()
+    if found is None:
+        return None
+    row, organization, token_expires_at, invitation = found
+    link = None
+    if row.kind is MailKind.INVITATION:
+        token = unseal(ring, invitation, "token") if invitation is not None else None
+        if token is None:
+            return row, None
+        link = f"{base_url.rstrip('/')}/convite/{token}"
+    mail = render_mail(
         row.kind,
         organization=organization,
         base_url=base_url,
         expires_at=expiry_of(row.kind, row.change_key, token_expires_at),
-        now=moment,
+        now=row.sent_at or utcnow(),
+        link=link,
     )
+    return row, mail
 
 
 def _due() -> tuple[ColumnElement[bool], ...]:
@@ -98,44 +124,28 @@ async def _claim_one(runtime: Runtime) -> Claimed | None:
                 .values(lease_owner=holder, lease_expires_at=database_now(RETRY.lease))
             )
             if await compare_and_set(session, claim):
-                return await _load(session, mail_id, holder)
+                return await _load(runtime, session, mail_id, holder)
     return None
 
 
-async def _load(session: AsyncSession, mail_id: uuid.UUID, holder: str) -> Claimed:
-    mail, organization, token_expires_at = (
-        await session.execute(
-            select(MailOutbox, Organization.name, WhatsAppConnection.token_expires_at)
-            .join(Organization, Organization.id == MailOutbox.organization_id)
-            .join(WhatsAppConnection, WhatsAppConnection.id == MailOutbox.connection_id)
-            .where(MailOutbox.id == mail_id)
-        )
-    ).one()
-    return Claimed(
-        mail.id,
-        holder,
-        mail.kind,
-        mail.recipient,
-        mail.change_key,
-        organization,
-        expiry_of(mail.kind, mail.change_key, token_expires_at),
-    )
+async def _load(runtime: Runtime, session: AsyncSession, mail_id: uuid.UUID, holder: str) -> Claimed:
+    found = await content_of(session, runtime.ring, runtime.settings.base_url, mail_id)
+    assert found is not None  # claimed in this transaction
+    row, content = found
+    return Claimed(row.id, holder, row.kind, row.recipient, content)
 
 
 async def _send(runtime: Runtime, sink: MailSink, mail: Claimed) -> str | None:
     """None when the server took it, else the error's type (never its text: it may quote credentials)."""
-    now = utcnow()
-    content = render_mail(
-        mail.kind,
-        organization=mail.organization,
-        base_url=runtime.settings.base_url,
-        expires_at=mail.expires_at,
-        now=now,
-    )
-    message = compose(
-        content, sender=runtime.settings.mail_from, recipient=mail.recipient, message_key=str(mail.id)
-    )
     try:
+        if mail.content is None:
+            raise InvitationClosed
+        message = compose(
+            mail.content,
+            sender=runtime.settings.mail_from,
+            recipient=mail.recipient,
+            message_key=str(mail.id),
+        )
         await sink.send(message)
     except Exception as error:  # every failure is retried later; the row keeps its type for support
         return type(error).__name__
@@ -149,7 +159,7 @@ async def _record(runtime: Runtime, mail: Claimed, error: str | None) -> MailOut
         if error is None:
             outcome = MailOutcome.SENT
             values = released | {"status": MailStatus.SENT, "sent_at": utcnow(), "error": None}
-        elif RETRY.exhausted(attempts + 1):
+        elif RETRY.exhausted(attempts + 1) or error == InvitationClosed.__name__:
             outcome = MailOutcome.FAILED
             values = released | {"status": MailStatus.FAILED, "error": error}
         else:

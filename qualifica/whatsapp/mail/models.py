@@ -17,6 +17,7 @@ class MailKind(StrEnum):
     DISCONNECTED = "disconnected"  # the connection went into ``error``
     EXPIRING = "expiring"  # its token expires within 7 days
     RECONNECTED = "reconnected"  # back to ``active`` after an error
+    INVITATION = "invitation"  # §17: the account manager invites the agency's admin (to the invitee)
 
 
 class MailStatus(StrEnum):
@@ -42,8 +43,12 @@ class MailOutbox(UUIDPk, Retried, Base):
     organization_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), index=True
     )
-    connection_id: Mapped[uuid.UUID] = mapped_column(
+    # A connection's change, or (for an invitation) none: the invitation names the mail instead.
+    connection_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("whatsapp_connections.id", ondelete="CASCADE"), index=True
+    )
+    invitation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("invitations.id", ondelete="CASCADE"), index=True
     )
     change_key: Mapped[str] = mapped_column(String(64))
     recipient: Mapped[str] = mapped_column(String(320))

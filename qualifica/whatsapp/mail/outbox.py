@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from qualifica.accounts.invitations import Invitation
 from qualifica.accounts.models import Role, User
 from qualifica.audit import record
 from qualifica.db import utcnow
@@ -115,3 +116,17 @@ async def resend(session: AsyncSession, mail_id: uuid.UUID, *, actor: str) -> Ma
         details={"mail_id": str(mail.id), "kind": mail.kind.value, "previous_status": before, "actor": actor},
     )
     return mail
+
+
+async def enqueue_invitation(session: AsyncSession, invitation: Invitation) -> None:
+    """The invitation's mail, to the person invited (§17); the worker sends it with the link."""
+    session.add(
+        MailOutbox(
+            kind=MailKind.INVITATION,
+            organization_id=invitation.organization_id,
+            invitation_id=invitation.id,
+            change_key=str(invitation.id),
+            recipient=invitation.email,
+        )
+    )
+    await session.flush()

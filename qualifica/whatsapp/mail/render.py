@@ -20,6 +20,7 @@ SUBJECTS = {
     MailKind.DISCONNECTED: "Ação necessária: o WhatsApp da {organization} está desconectado",
     MailKind.EXPIRING: "A conexão do WhatsApp da {organization} expira em {days} dias",
     MailKind.RECONNECTED: "O WhatsApp da {organization} está conectado de novo",
+    MailKind.INVITATION: "Ative o Qualifica Leads da {organization}",
 }
 
 
@@ -42,11 +43,13 @@ def render_mail(
     base_url: str,
     expires_at: datetime | None = None,
     now: datetime | None = None,
+    link: str | None = None,
 ) -> Mail:
+    """``link``: where the button goes; the connection's settings page unless given (the invitation's)."""
     days = days_left(expires_at, now) if expires_at is not None and now is not None else 0
     context = {
         "organization": organization,
-        "link": base_url.rstrip("/") + "/settings/whatsapp",
+        "link": link or base_url.rstrip("/") + "/settings/whatsapp",
         "days": days,
         "expires_on": f"{expires_at:%d/%m/%Y}" if expires_at is not None else "",
     }
