@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 
-.PHONY: run test system-deps lint types migration alerts help bench reliability audit
+AXE := tools/axe/node_modules/axe-core/axe.min.js
+
+.PHONY: run test system-deps node-deps lint types migration alerts help bench reliability audit
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/'
@@ -17,11 +19,18 @@ $(STAMP): requirements.lock pyproject.toml
 run: $(STAMP) ## demo mode: SQLite under ./var, Meta sandbox, demo admin printed; http://127.0.0.1:$(PORT)
 	$(BIN)/qualifica demo --port $(PORT)
 
-test: system-deps $(STAMP) ## the whole test suite (SQLite, and PostgreSQL when it answers; Chromium, promtool)
+test: system-deps $(STAMP) $(AXE) ## the whole test suite (SQLite, and PostgreSQL when it answers; Chromium, promtool, axe-core)
 	$(BIN)/pytest
 
-system-deps: ## chromium and promtool from Debian's packages: installed as root, else the command to run
+system-deps: ## chromium, promtool and npm from Debian's packages: installed as root, else the command to run
 	@tools/system-deps.sh
+
+# axe-core, exactly as tools/axe/package-lock.json pins it (npm ci: the lock's version and integrity hash;
+# no install scripts, no browser download). The browser tests inject it into every state they reach.
+$(AXE): tools/axe/package.json tools/axe/package-lock.json
+	npm ci --prefix tools/axe --ignore-scripts --no-audit --no-fund --loglevel=error && touch $@
+
+node-deps: system-deps $(AXE) ## axe-core for the accessibility checks of the browser tests (npm ci in tools/axe)
 
 reliability: $(STAMP) ## reliability suite (PostgreSQL; SOAK_SIGNUPS, KILL_SIGNUPS, FUZZ_EXAMPLES for longer runs)
 	$(BIN)/pytest -m reliability tests/reliability

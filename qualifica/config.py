@@ -87,7 +87,8 @@ class Settings(BaseSettings):
     meta_graph_url: str = "https://graph.facebook.com"
     # Meta's newest Graph version (docs/meta.md#graph-api-versions); its calendar: qualifica/meta/versions.py.
     meta_graph_version: str = "v26.0"
-    meta_sdk_url: str = "https://connect.facebook.net/en_US/sdk.js"
+    # pt_BR: the SDK's own dialogs (the popup, its buttons) speak Brazilian Portuguese, as our pages do.
+    meta_sdk_url: str = "https://connect.facebook.net/pt_BR/sdk.js"
     meta_message_origins: Annotated[list[str], NoDecode] = Field(
         default=["https://www.facebook.com", "https://web.facebook.com"]
     )

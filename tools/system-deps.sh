@@ -1,6 +1,7 @@
 #!/bin/sh
 # The system tools the test suite runs, from Debian's packages: chromium for the browser tests (or a browser
-# named by CHROMIUM_PATH) and promtool, from prometheus, for the alert-rule tests. As root it installs what
+# named by CHROMIUM_PATH), promtool, from prometheus, for the alert-rule tests, and npm (with nodejs) to install
+# axe-core from tools/axe's lock for the accessibility checks. As root it installs what
 # is missing; otherwise it stops with the one command to run, so no test goes without its tool.
 set -eu
 
@@ -10,12 +11,13 @@ missing() {
     printf 'chromium '
   fi
   command -v promtool >/dev/null 2>&1 || printf 'prometheus '
+  command -v npm >/dev/null 2>&1 || printf 'nodejs npm '
 }
 
 packages=$(missing)
 [ -z "$packages" ] && exit 0
 packages=${packages% }
-need="The tests need Debian's package(s) $packages (chromium; promtool from prometheus)"
+need="The tests need Debian's package(s) $packages (chromium; promtool from prometheus; npm for axe-core)"
 
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "$need: install their equivalent (and set CHROMIUM_PATH if the browser has another name)." >&2

@@ -19,7 +19,7 @@ AUDIT_ACTION = "feature_flag.changed"
 
 class FlagChangeRejected(AppError):
     code, status = "invalid_flag_change", 422
-    message = "Alteração de flag inválida."
+    message = "Alteração inválida da liberação gradual."
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class FlagRow:
 
 def _known(key: str) -> str:
     if key not in KNOWN_FLAGS:
-        raise FlagChangeRejected(f"flag desconhecida: {key} (conhecidas: {', '.join(KNOWN_FLAGS)})")
+        raise FlagChangeRejected(f"liberação desconhecida: {key} (conhecidas: {', '.join(KNOWN_FLAGS)})")
     return key
 
 
@@ -114,7 +114,7 @@ async def clear(
 ) -> bool:
     """Remove an organization's override, the percentage, or the global on/off. False if nothing was set."""
     if percent and organization_id is not None:
-        raise FlagChangeRejected("a porcentagem é global: use --percent sem --org")
+        raise FlagChangeRejected("a porcentagem vale para todas as organizações: use --percent sem --org")
     row = await _row(session, _known(key), organization_id)
     if row is None or (percent and row.rollout_percent is None):
         return False

@@ -157,7 +157,7 @@ def _webhook_entry(change: WebhookChange) -> Entry:
     event = (
         value.get("event") or (value.get("messages") and "mensagem") or (value.get("statuses") and "status")
     )
-    title = f"Webhook da Meta: {change.field}" + (f" · {event}" if isinstance(event, str) else "")
+    title = f"Aviso da Meta: {change.field}" + (f" · {event}" if isinstance(event, str) else "")
     return Entry(change.received_at, "webhook", title, change.outcome, tone="neutral")
 
 

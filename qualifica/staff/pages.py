@@ -114,7 +114,7 @@ async def ops_page(
             ),
             "steps": charts.counted("Cancelamentos por etapa, 7 dias", week.cancelled_by_step, "cancelled"),
             "codes": charts.counted("Erros por código, 7 dias", week.failed_by_code, "failed"),
-            "connections": charts.counted("Conexões por status", sorted(connections.items()), "completed"),
+            "connections": charts.counted("Conexões por situação", sorted(connections.items()), "completed"),
         },
         "connections": connections,
         "attempts": await stats.recent_attempts(db),

@@ -34,6 +34,10 @@ const CODE_SENT = { sms: root.dataset.codeSentSms, voice: root.dataset.codeSentV
 // The signup waits for the admin (ARCHITECTURE §14): the status → the panel that asks for it.
 const WAITING = ["pin_required", "choice_required", "verification_required", "number_required"];
 const slot = root.querySelector("[data-slot]");
+const live = root.querySelector("[data-live]"); // the page's one polite live region
+// Panels whose arrival is an outcome to announce (their heading and message), not a step of the way.
+const OUTCOMES = ["active", "cancelled", "failed", "expired", "unavailable"];
+let interacted = false; // focus follows the state only once the person has done something (or sits on <body>)
 const watchdogMs = Number(root.dataset.watchdogMs) || 60000;
 // After the login callback, how long the session message may still be on its way (the code is dying).
 const graceMs = Math.min(2000, watchdogMs);
@@ -53,6 +57,48 @@ function show(panel) {
   if (!template) return; // a panel this user never gets (members: the instructions)
   slot.replaceChildren(template.content.cloneNode(true));
   root.dataset.panel = panel;
+  focusHeading();
+  // The caller fills the panel right after show(); the announcement reads it once filled.
+  if (OUTCOMES.includes(panel)) queueMicrotask(() => announcePanel(panel));
+}
+
+// Keyboard and screen-reader users land on the new panel's heading, never back on <body>.
+function focusHeading() {
+  const active = document.activeElement;
+  if (!interacted && active && active !== document.body) return;
+  const heading = slot.querySelector("h2");
+  if (!heading) return;
+  heading.tabIndex = -1;
+  heading.focus({ preventScroll: false });
+}
+
+// One polite live region says every outcome; the same words twice are said twice (a no-break space).
+function announce(text) {
+  if (!live || !text) return;
+  live.textContent = live.textContent === text ? `${text}\u00a0` : text;
+}
+
+function announcePanel(panel) {
+  if (root.dataset.panel !== panel) return;
+  const heading = slot.querySelector("h2");
+  const detail =
+    panel === "active" ? field("display_phone_number") : slot.querySelector(".alert:not([hidden]), [data-field=error-message]");
+  const [title, message] = [heading, detail].map((element) => (element ? element.textContent.trim() : ""));
+  // "Sessão expirada" + "Sessão expirada. Clique para reconectar.": the message alone says both.
+  announce(message.startsWith(title) ? message : [title, message].filter(Boolean).join(". "));
+}
+
+// A form's error under its input: described by it (the template's aria-describedby), marked invalid, said aloud.
+function setError(name, text) {
+  setText(name, text);
+  const element = field(name);
+  const input = element && element.dataset.for && slot.querySelector(`#${element.dataset.for}`);
+  if (input) {
+    if (text) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
+    if (text) input.focus();
+  }
+  if (text && name !== "disconnect-error") announce(text); // the dialog's error is its own alert
 }
 
 function setText(name, text) {
@@ -64,7 +110,15 @@ function setText(name, text) {
 
 function showConnecting(step) {
   if (root.dataset.panel !== "connecting") show("connecting");
-  setText("step", STEP_TEXT[step] || step);
+  setStep(STEP_TEXT[step] || step);
+}
+
+// The connecting panel's line: said aloud when it changes (the poll rewrites it every 800 ms).
+function setStep(text) {
+  const element = field("step");
+  if (!element || element.textContent === text) return;
+  setText("step", text);
+  announce(text);
 }
 
 function showConnected(connection) {
@@ -182,7 +236,7 @@ async function poll() {
     const step = status && status.step;
     // Meta's rate limit says itself how long it lasts; otherwise, after a while, that it is slow.
     const slow = step !== "rate_limited" && Date.now() - since > SLOW_AFTER_MS;
-    setText("step", STEP_TEXT[slow ? "slow" : step] || STEP_TEXT.callback_received);
+    setStep(STEP_TEXT[slow ? "slow" : step] || STEP_TEXT.callback_received);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
 }
@@ -403,22 +457,20 @@ async function openFullPage() {
 
 function showPin() {
   show("pin");
-  const input = slot.querySelector("input");
-  if (input) input.focus();
 }
 
 async function submitPin(form) {
   const input = form.querySelector("input");
   const button = form.querySelector("button[type=submit]");
   const pin = input.value.trim();
-  if (!/^[0-9]{6}$/.test(pin)) return setText("pin-error", PIN_FORMAT);
+  if (!/^[0-9]{6}$/.test(pin)) return setError("pin-error", PIN_FORMAT);
   button.disabled = true;
   const answer = await api("POST", "/connection/pin", { pin });
   input.value = "";
   button.disabled = false;
   if (answer.ok) return refresh();
   const error = answer.body && answer.body.error;
-  if (error && ["pin_mismatch", "invalid_pin"].includes(error.code)) return setText("pin-error", error.message);
+  if (error && ["pin_mismatch", "invalid_pin"].includes(error.code)) return setError("pin-error", error.message);
   if (error && error.code === "no_pin_required") return refresh();
   return showError(error);
 }
@@ -483,21 +535,22 @@ async function sendCode(button) {
   const answer = await api("POST", "/connection/verification/request", { method });
   for (const each of slot.querySelectorAll("[data-action=send-code]")) each.disabled = false;
   if (answer.ok) {
-    setText("verification-error", "");
+    setError("verification-error", "");
     setText("code-sent", CODE_SENT[method]);
+    announce(CODE_SENT[method]);
     const input = slot.querySelector("#wa-code-input");
     if (input) input.focus();
     return;
   }
   const error = answer.body && answer.body.error;
   if (error && error.code === "no_verification_required") return refresh();
-  return setText("verification-error", (error && error.message) || OFFLINE);
+  return setError("verification-error", (error && error.message) || OFFLINE);
 }
 
 async function verifyCode(form) {
   const input = form.querySelector("input");
   const code = input.value.trim();
-  if (!/^[0-9]{6}$/.test(code)) return setText("verification-error", CODE_FORMAT);
+  if (!/^[0-9]{6}$/.test(code)) return setError("verification-error", CODE_FORMAT);
   const button = form.querySelector("button[type=submit]");
   button.disabled = true;
   const answer = await api("POST", "/connection/verification/verify", { code });
@@ -506,7 +559,7 @@ async function verifyCode(form) {
   const error = answer.body && answer.body.error;
   if (!answer.ok && answer.status !== 0 && error && error.code !== "session_expired") {
     if (error.code === "no_verification_required") return refresh();
-    return setText("verification-error", error.message);
+    return setError("verification-error", error.message);
   }
   showConnecting("registering");
   return showAnswer(answer);
@@ -522,7 +575,7 @@ async function addNumber(form) {
   if (answer.ok) return showVerification(answer.body.phone_number);
   const error = answer.body && answer.body.error;
   if (error && error.code === "no_number_required") return refresh();
-  return setText("number-error", (error && error.message) || OFFLINE);
+  return setError("number-error", (error && error.message) || OFFLINE);
 }
 
 async function disconnect(dialog) {
@@ -530,11 +583,12 @@ async function disconnect(dialog) {
   const answer = await api("POST", "/connection/disconnect", reason ? { reason } : {});
   if (!answer.ok && answer.status !== 404) {
     const error = answer.body && answer.body.error;
-    return setText("disconnect-error", (error && error.message) || OFFLINE);
+    return setError("disconnect-error", (error && error.message) || OFFLINE);
   }
   dialog.close();
   show("idle");
   setText("notice", DISCONNECTED);
+  announce(DISCONNECTED);
 }
 
 // ---- wiring ------------------------------------------------------------------------------------------
@@ -542,6 +596,7 @@ async function disconnect(dialog) {
 function onClick(event) {
   const button = event.target.closest("[data-action]");
   if (!button) return;
+  interacted = true;
   const action = button.dataset.action;
   if (action === "instructions") {
     show("instructions");
@@ -562,6 +617,7 @@ function onClick(event) {
 // The PIN form and the disconnect dialog live in cloned panels: one listener on the root serves them all.
 function onSubmit(event) {
   const form = event.target;
+  interacted = true;
   if (form.dataset.form === "pin") {
     event.preventDefault();
     submitPin(form);
@@ -644,9 +700,17 @@ async function pollTestMessage(run, id, started) {
   pollTestMessage(run, id, started);
 }
 
+// Escape on the instructions goes back, as Voltar does (the disconnect dialog closes itself on Escape).
+function onKeydown(event) {
+  if (event.key !== "Escape" || root.dataset.panel !== "instructions" || event.target.closest("dialog")) return;
+  interacted = true;
+  show("idle");
+}
+
 function wire() {
   root.addEventListener("click", onClick);
   root.addEventListener("submit", onSubmit);
+  root.addEventListener("keydown", onKeydown);
   // Back from the full-page flow: the query said what happened once; a reload shows the status alone.
   if (root.dataset.cameBack === "true") {
     const url = new URL(window.location.href);

@@ -96,7 +96,7 @@ class PinAttemptsExhausted(AppError):
     code, status = "pin_attempts_exhausted", 409
     message = (
         "O PIN foi recusado três vezes. Por segurança, esta tentativa foi encerrada: confira o PIN de "
-        "confirmação em duas etapas no WhatsApp Manager e conecte de novo."
+        "confirmação em duas etapas no Gerenciador do WhatsApp e conecte de novo."
     )
 
 

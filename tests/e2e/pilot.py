@@ -17,6 +17,7 @@ from qualifica.config import Settings
 from qualifica.meta.sandbox import Sandbox
 from qualifica.meta.sandbox.scenario import Order
 from qualifica.observability.models import AnalyticsEvent
+from tests.support.axe import assert_accessible
 from tests.support.browser import SCREENSHOTS
 from tests.support.factories import PASSWORD
 
@@ -70,9 +71,16 @@ class Pilot:
 
     @classmethod
     async def open(
-        cls, browser: Browser, live: Live, db: AsyncSession, user: User, *, test_name: str
+        cls,
+        browser: Browser,
+        live: Live,
+        db: AsyncSession,
+        user: User,
+        *,
+        test_name: str,
+        viewport: dict[str, int] = VIEWPORT,
     ) -> Pilot:
-        context = await browser.new_context(locale="pt-BR", base_url=live.url, viewport=VIEWPORT)  # type: ignore[arg-type]
+        context = await browser.new_context(locale="pt-BR", base_url=live.url, viewport=viewport)  # type: ignore[arg-type]
         answer = await context.request.post(
             "/api/v1/auth/login", data={"email": user.email, "password": PASSWORD}
         )
@@ -97,11 +105,21 @@ class Pilot:
     def button(self, name: str) -> Locator:
         return self.page.get_by_role("button", name=name, exact=True)
 
+    def text(self, words: str) -> Locator:
+        """Words shown in the current panel (the live region repeats some of them for screen readers)."""
+        return self.page.locator("#whatsapp [data-slot]").get_by_text(words)
+
     def heading(self, name: str) -> Locator:
         return self.page.get_by_role("heading", name=name, exact=True)
 
     def alert(self) -> Locator:
-        return self.page.locator("section[data-panel]:not([hidden])").get_by_role("alert")
+        """The panel's visible message (an outcome or a form's error); the live region says it aloud."""
+        return self.page.locator("section[data-panel]:not([hidden]) .alert:is(.error, .warn):not([hidden])")
+
+    @property
+    def live_region(self) -> Locator:
+        """The page's one polite live region: what a screen reader announces."""
+        return self.page.locator("#whatsapp [data-live]")
 
     async def goto(self, path: str = SETTINGS_PATH) -> None:
         await self.page.goto(path)
@@ -113,6 +131,7 @@ class Pilot:
     async def expect_panel(self, name: str, wait_ms: float = 10_000) -> None:
         await expect(self.root).to_have_attribute("data-panel", name, timeout=wait_ms)
         await expect(self.page.locator(f'section[data-panel="{name}"]')).to_be_visible()
+        await assert_accessible(self.page, f"panel {name}")
 
     async def open_instructions(self) -> None:
         await self.button("Conectar WhatsApp").click()
@@ -152,7 +171,10 @@ class Pilot:
 
     # -- evidence ---------------------------------------------------------------------------------
     async def snap(self, name: str, *, docs: bool = False) -> None:
-        """A screenshot under var/screenshots; the main states also under docs/images (from SQLite runs)."""
+        """A screenshot under var/screenshots; the main states also under docs/images (from SQLite runs).
+
+        Every state worth a screenshot is worth an accessibility check: axe runs on it first."""
+        await assert_accessible(self.page, name)
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         await self.page.screenshot(
             path=str(SCREENSHOTS / f"{self.test_name}-{name}.png"), full_page=True, animations="disabled"

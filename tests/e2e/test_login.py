@@ -5,6 +5,7 @@ from playwright.async_api import Browser
 
 from qualifica.accounts.models import User
 from tests.e2e.pilot import VIEWPORT, Live
+from tests.support.axe import assert_accessible
 from tests.support.browser import SCREENSHOTS
 from tests.support.factories import PASSWORD
 
@@ -19,11 +20,13 @@ async def test_admin_logs_in_through_the_form_and_sees_the_checklist(
     errors: list[str] = []
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     await page.goto(live.url + "/")
+    await assert_accessible(page, "login")
     await page.get_by_label("E-mail").fill(admin.email)
     await page.get_by_label("Senha").fill(PASSWORD)
     await page.get_by_role("button", name="Entrar").click()
     item = page.get_by_role("link", name="Conectar WhatsApp")
     await item.wait_for()
+    await assert_accessible(page, "home")
     assert await item.get_attribute("href") == "/settings/whatsapp"
     assert "Pendente" in await page.get_by_role("list", name="Configuração inicial").inner_text()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

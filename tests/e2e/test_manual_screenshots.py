@@ -8,6 +8,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.e2e.pilot import Pilot
+from tests.support.axe import assert_accessible
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -16,6 +17,7 @@ POPUP_VIEWPORT = {"width": 600, "height": 760}
 
 
 async def shot(popup: Page, name: str) -> None:
+    await assert_accessible(popup, name)  # the sandbox's popup is what people see in the demo
     MANUAL_IMAGES.mkdir(parents=True, exist_ok=True)
     await popup.screenshot(path=str(MANUAL_IMAGES / f"{name}.png"), animations="disabled")
 

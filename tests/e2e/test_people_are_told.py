@@ -16,6 +16,7 @@ from qualifica.db import utcnow
 from qualifica.whatsapp.mail.models import MailKind
 from qualifica.whatsapp.mail.render import render_mail
 from tests.e2e.pilot import Live, Pilot
+from tests.support.axe import assert_accessible
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -49,6 +50,7 @@ class TestBanner:
         await pilot.page.goto("/_sandbox/meta/manager")
         await pilot.page.get_by_role("button", name="Remover o app Qualifica Leads").click()
         await expect(pilot.page.get_by_role("status")).to_contain_text("App removido")
+        await assert_accessible(pilot.page, "sandbox manager")
         await connection_status(pilot, "error")
 
         await pilot.page.goto("/")
@@ -102,7 +104,15 @@ class TestBanner:
         await rows.nth(1).get_by_role("link").click()
         frame = pilot.page.frame_locator("iframe.mail-html")
         await expect(frame.get_by_role("link", name=OPEN_SETTINGS)).to_be_visible()
+        await assert_accessible(pilot.page, "mail")
         assert pilot.console_errors() == []
+        # The mail's own HTML, as a mail client shows it: readable in light and in dark mode.
+        await pilot.page.goto(pilot.page.url + "/html")
+        for scheme in ("light", "dark"):
+            await pilot.page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
+            await assert_accessible(pilot.page, f"mail html, {scheme}")
+        background = "() => getComputedStyle(document.body).backgroundColor"
+        assert await pilot.page.evaluate(background) == "rgb(22, 27, 34)"  # the dark colours applied
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # images only

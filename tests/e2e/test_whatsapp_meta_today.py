@@ -23,7 +23,8 @@ async def verify_by_sms(pilot: Pilot, *, snap: str | None = None) -> None:
     await pilot.expect_panel("verification")
     await expect(pilot.heading("Confirme o número do WhatsApp")).to_be_visible()
     await pilot.button("Enviar código por SMS").click()
-    await expect(pilot.page.get_by_text("Enviamos o código por SMS.")).to_be_visible()
+    await expect(pilot.text("Enviamos o código por SMS.")).to_be_visible()
+    await expect(pilot.live_region).to_contain_text("Enviamos o código por SMS.")  # said aloud too
     phone_id = (await pilot.status())["phone_number"]["id"]
     code = pilot.live.sandbox.verification_code(phone_id)
     assert code is not None
@@ -106,7 +107,7 @@ class TestRateLimit:
         await pilot.goto()
         await pilot.connect("finish")
         await pilot.expect_panel("connecting")
-        await expect(pilot.page.get_by_text(RATE_LIMITED)).to_be_visible(timeout=15_000)
+        await expect(pilot.text(RATE_LIMITED)).to_be_visible(timeout=15_000)
         await pilot.snap("limite-meta", docs=True)
         status = await pilot.status()
         assert (status["status"], status["step"]) == ("connecting", "rate_limited")

@@ -45,3 +45,17 @@ def test_the_expiring_mail_names_the_date_and_rounds_days_up() -> None:
     )
     assert mail.subject == "A conexão do WhatsApp da Aurora expira em 2 dias"
     assert "06/12/2026" in mail.text
+
+
+@pytest.mark.parametrize("kind", list(MailKind))
+def test_each_mail_reads_without_images_and_in_dark_mode(kind: MailKind) -> None:
+    mail = render_mail(kind, organization=ORG, base_url=BASE, expires_at=NOW + timedelta(days=3), now=NOW)
+    html = mail.html
+    assert "<img" not in html and "background-image" not in html and "url(" not in html  # nothing to block
+    assert '<meta name="color-scheme" content="light dark">' in html
+    assert "@media (prefers-color-scheme: dark)" in html
+    assert 'lang="pt-BR"' in html and f"<title>{mail.subject}" in html.replace("&lt;", "<").replace(
+        "&gt;", ">"
+    ).replace("&amp;", "&")
+    # The link is written out in words too, for clients that show the button as plain text.
+    assert html.count(f'href="{LINK}"') == 2 and f">{LINK}</a>" in html

@@ -10,6 +10,7 @@ from playwright.async_api import Browser, Page
 from qualifica.accounts.models import User
 from qualifica.config import Settings
 from qualifica.meta.sandbox import Sandbox
+from tests.support.axe import assert_accessible
 from tests.support.browser import launch_chromium, log_in
 from tests.support.live import live_server
 from tests.support.signup import make_history
@@ -44,11 +45,18 @@ async def test_staff_sees_the_funnel_and_switches_the_flag_an_admin_is_refused(
         assert await page.get_by_role("img", name="Funil, 7 dias").count() == 1
         events = page.get_by_role("heading", name="Eventos de analytics recentes")
         assert await events.is_visible()
+        await assert_accessible(page, "ops")
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(SCREENSHOT), full_page=True)
 
-        await page.get_by_role("button", name="Desligar para todos").click()
-        await page.get_by_role("status").filter(has_text="Flag atualizada").wait_for()
+        # Off for everyone asks first: the disclosure shows the warning and the button that confirms.
+        confirm = page.get_by_role("button", name="Sim, desligar para todos")
+        assert not await confirm.is_visible()
+        await page.get_by_text("Desligar para todos", exact=True).click()
+        await confirm.wait_for()
+        await assert_accessible(page, "ops, confirming")
+        await confirm.click()
+        await page.get_by_role("status").filter(has_text="Liberação atualizada").wait_for()
         assert await page.locator("[data-flag=enabled-for]").inner_text() == "0 de 2"
         assert problems == []  # no CSP violation
 

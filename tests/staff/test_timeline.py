@@ -63,7 +63,7 @@ async def test_the_timeline_shows_a_cancel_a_meta_error_with_its_hint_a_success_
     assert page.status_code == 200
     shown = titles(page.text)
     # newest first: the webhook, then the success, the failure, the cancel (each attempt after its start)
-    webhook = shown.index("Webhook da Meta: account_update · ACCOUNT_UPDATE")
+    webhook = shown.index("Aviso da Meta: account_update · ACCOUNT_UPDATE")
     completed, failed, cancelled = (
         shown.index(t) for t in ("Conexão concluída", "Falhou", "Cancelada pelo administrador")
     )

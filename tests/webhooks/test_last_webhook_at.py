@@ -51,7 +51,7 @@ class TestLastWebhookAt:
         await db.commit()
         await sign_in(client, admin)
         card = text((await client.get("/settings/whatsapp", headers=HTML)).text)
-        assert f"Último webhook recebido {shown}" in card
+        assert f"Último aviso da Meta {shown}" in card
         await sign_in(client, staff)
         ops = await client.get("/ops", headers=HTML)
         assert ops.status_code == 200
@@ -68,4 +68,4 @@ class TestLastWebhookAt:
         await db.commit()
         await sign_in(client, admin)
         card = text((await client.get("/settings/whatsapp", headers=HTML)).text)
-        assert "Último webhook recebido —" in card
+        assert "Último aviso da Meta —" in card

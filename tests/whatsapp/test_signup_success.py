@@ -35,7 +35,7 @@ class TestStart:
         assert body["app_id"] == "123456789012345" and body["config_id"] == "555000111222333"
         assert body["graph_api_version"] == "v26.0"
         assert body["extras"] == {"setup": {}}
-        assert body["sdk_url"] == "https://connect.facebook.net/en_US/sdk.js"
+        assert body["sdk_url"] == "https://connect.facebook.net/pt_BR/sdk.js"
         attempt = await db.get_one(EmbeddedSignupAttempt, uuid.UUID(body["attempt_id"]))
         assert attempt.status is AttemptStatus.STARTED
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from qualifica.logging import get_logger
+from qualifica.meta.dates import pt_br_date
 from qualifica.meta.errors import MetaError
 from qualifica.observability.webhook_metrics import WebhookOutcome
 from qualifica.webhooks.models import WebhookChange
@@ -74,11 +75,14 @@ def _object(value: object) -> dict[str, Any]:
 
 def _disabled(context: Context, connection: WhatsAppConnection) -> None:
     info = _object(context.value.get("ban_info"))
-    state, date = info.get("waba_ban_state"), info.get(BAN_DATE) or "data não informada"
+    raw_date = info.get(BAN_DATE)
+    state, date = info.get("waba_ban_state"), pt_br_date(raw_date) if raw_date else "data não informada"
     since = context.change.occurred_at
     clear_warning(connection, "account_disabled", "account_disable_scheduled")
     if state == "DISABLE":
-        message = f"A Meta desativou a conta do WhatsApp Business ({date}). Verifique o WhatsApp Manager."
+        message = (
+            f"A Meta desativou a conta do WhatsApp Business ({date}). Verifique o Gerenciador do WhatsApp."
+        )
         set_warning(connection, "account_disabled", message, source="webhook", since=since, details=info)
     elif state == "SCHEDULE_FOR_DISABLE":
         message = f"A Meta programou a desativação da conta do WhatsApp Business para {date}."
