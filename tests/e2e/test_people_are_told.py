@@ -109,7 +109,7 @@ class TestBanner:
         # The mail's own HTML, as a mail client shows it: readable in light and in dark mode.
         await pilot.page.goto(pilot.page.url + "/html")
         for scheme in ("light", "dark"):
-            await pilot.page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
+            await pilot.page.emulate_media(color_scheme=scheme)
             await assert_accessible(pilot.page, f"mail html, {scheme}")
         background = "() => getComputedStyle(document.body).backgroundColor"
         assert await pilot.page.evaluate(background) == "rgb(22, 27, 34)"  # the dark colours applied
