@@ -62,10 +62,14 @@ async def require_same_site(request: Request, settings: SettingsDep) -> None:
 SameSite = Depends(require_same_site)
 
 
-async def require_csrf(request: Request, principal: PrincipalDep, codec: CodecDep) -> Principal:
-    header = request.headers.get(CSRF_HEADER)
-    if not codec.csrf_ok(principal.session, header, request.cookies.get(CSRF_COOKIE)):
+def check_csrf(request: Request, principal: Principal, codec: CodecDep, token: str | None) -> None:
+    """The double-submit check: ``token`` (a header, or a page form's hidden field) against the cookie."""
+    if not codec.csrf_ok(principal.session, token, request.cookies.get(CSRF_COOKIE)):
         raise CSRFFailed
+
+
+async def require_csrf(request: Request, principal: PrincipalDep, codec: CodecDep) -> Principal:
+    check_csrf(request, principal, codec, request.headers.get(CSRF_HEADER))
     return principal
 
 

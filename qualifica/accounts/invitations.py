@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qualifica.accounts.models import Organization, Role, User
-from qualifica.accounts.service import normalize_email
+from qualifica.accounts.service import looks_like_email, normalize_email
 from qualifica.accounts.sessions import end_all_sessions
 from qualifica.audit import record
 from qualifica.db import SEALED, Base, UUIDPk, utcnow
@@ -85,8 +85,7 @@ def _digest(nonce: str) -> str:
 
 def checked_email(raw: str) -> str:
     email = normalize_email(raw)
-    local, _, domain = email.partition("@")
-    if not local or "." not in domain or len(email) > 320 or any(c.isspace() for c in email):
+    if not looks_like_email(email):
         raise InvalidInvitationEmail
     return email
 

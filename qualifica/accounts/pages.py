@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from qualifica.accounts import invitations, profile, signin
-from qualifica.accounts.guards import PagePrincipal, SameSite
+from qualifica.accounts.guards import PagePrincipal, SameSite, check_csrf
 from qualifica.accounts.models import Organization, Role
 from qualifica.deps import CodecDep, RuntimeDep, SessionDep, SettingsDep
 from qualifica.errors import AppError, CSRFFailed, Forbidden
@@ -154,8 +154,7 @@ async def profile_form(
 ) -> Response:
     """Post/redirect/get for the admin; every problem shown beside its field, nothing saved until all pass."""
     form = {key: str(value)[:1000] for key, value in (await request.form()).items()}
-    if not codec.csrf_ok(principal.session, form.pop("csrf_token", ""), request.cookies.get(CSRF_COOKIE)):
-        raise CSRFFailed
+    check_csrf(request, principal, codec, form.pop("csrf_token", ""))
     if principal.user.role is not Role.ADMIN:
         raise Forbidden
     organization = await db.get_one(Organization, principal.user.organization_id)

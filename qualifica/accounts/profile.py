@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qualifica.accounts.models import Organization
+from qualifica.accounts.service import looks_like_email
 from qualifica.audit import record
 from qualifica.errors import AppError
 
@@ -35,7 +36,6 @@ FIELDS: dict[str, tuple[int, str]] = {
     "country": (2, "País (sigla, ex.: BR)"),
     "time_zone": (64, "Fuso horário"),
 }
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+[1-9]\d{7,14}$")
 # Country calling codes: 1 and 7 have one digit, these two, the others three (ITU E.164 assignments).
 _TWO_DIGIT_CODES = {
@@ -54,7 +54,7 @@ def _website_ok(value: str) -> bool:
 _RULES: dict[str, tuple[Any, Any, str]] = {
     "email": (
         str.lower,
-        lambda v: bool(_EMAIL.match(v)),
+        looks_like_email,
         "Informe um e-mail válido, como contato@imobiliaria.com.br.",
     ),
     "phone": (

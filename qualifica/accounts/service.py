@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from sqlalchemy import select
@@ -35,6 +36,14 @@ class OrganizationNotFound(AppError):
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def looks_like_email(email: str) -> bool:
+    """Something @ a domain with a dot, no spaces, at most 320 characters: the shape we accept."""
+    return len(email) <= 320 and bool(_EMAIL.match(email))
 
 
 async def create_organization(session: AsyncSession, *, name: str) -> Organization:

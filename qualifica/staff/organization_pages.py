@@ -10,12 +10,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from qualifica.accounts.guards import CsrfPrincipal, Principal
+from qualifica.accounts.guards import CsrfPrincipal, Principal, check_csrf
 from qualifica.accounts.invitations import InvalidInvitationEmail
 from qualifica.accounts.models import Organization, Role
 from qualifica.deps import CodecDep, RuntimeDep, SessionDep
-from qualifica.errors import CSRFFailed, Forbidden, NotFound
-from qualifica.security.sessions import CSRF_COOKIE
+from qualifica.errors import Forbidden, NotFound
 from qualifica.staff import organizations
 from qualifica.staff.pages import StaffPage, when
 from qualifica.templating import render
@@ -81,8 +80,7 @@ async def invite_form(
     email: Annotated[str, Form(max_length=320)] = "",
 ) -> Response:
     """Post/redirect/get: the form on the organization's page; the mail goes out with the worker."""
-    if not codec.csrf_ok(principal.session, csrf_token, request.cookies.get(CSRF_COOKIE)):
-        raise CSRFFailed
+    check_csrf(request, principal, codec, csrf_token)
     await _organization(db, organization_id)
     try:
         invitation, _ = await invite(

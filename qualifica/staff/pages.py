@@ -10,13 +10,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from qualifica.accounts.guards import PagePrincipal, Principal
+from qualifica.accounts.guards import PagePrincipal, Principal, check_csrf
 from qualifica.accounts.models import Role
 from qualifica.db import utcnow
 from qualifica.deps import CodecDep, SessionDep, SettingsDep
-from qualifica.errors import CSRFFailed, Forbidden
+from qualifica.errors import Forbidden
 from qualifica.flags import KNOWN_FLAGS, WHATSAPP_EMBEDDED_SIGNUP, evaluate, load_rules
-from qualifica.security.sessions import CSRF_COOKIE
 from qualifica.staff import charts, stats
 from qualifica.staff import flags as flag_changes
 from qualifica.templating import render
@@ -146,8 +145,7 @@ async def change_flag(
     key: Annotated[str, Form(max_length=128)] = WHATSAPP_EMBEDDED_SIGNUP,
 ) -> Response:
     """Post/redirect/get; every change is audited with the staff user's e-mail."""
-    if not codec.csrf_ok(principal.session, csrf_token, request.cookies.get(CSRF_COOKIE)):
-        raise CSRFFailed
+    check_csrf(request, principal, codec, csrf_token)
     actor = flag_changes.Actor(label=principal.user.email, user_id=principal.user.id)
     try:
         if action not in ACTIONS or key not in KNOWN_FLAGS:

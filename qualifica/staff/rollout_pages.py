@@ -7,10 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from qualifica.accounts.guards import check_csrf
 from qualifica.db import utcnow
 from qualifica.deps import CodecDep, SessionDep
-from qualifica.errors import CSRFFailed
-from qualifica.security.sessions import CSRF_COOKIE
 from qualifica.staff import rollout
 from qualifica.staff.pages import StaffPage, pct, when
 from qualifica.templating import render
@@ -46,8 +45,7 @@ async def change_phase(
     phase: Annotated[str, Form(max_length=32)] = "",
 ) -> Response:
     """Post/redirect/get; the change is audited with the staff user's e-mail."""
-    if not codec.csrf_ok(principal.session, csrf_token, request.cookies.get(CSRF_COOKIE)):
-        raise CSRFFailed
+    check_csrf(request, principal, codec, csrf_token)
     try:
         wanted = rollout.Phase(phase)
     except ValueError:
